@@ -4,7 +4,7 @@ from django.db.models import Case, IntegerField, Value, When
 
 from leadcrm.models import Membership
 from leadcrm.permissions import member_can
-from leadcrm.roles import OWNER, ROLE_NAMES
+from leadcrm.roles import OWNER, ROLE_NAMES, SALES_REP
 
 
 def assignable_roles(membership: Membership):
@@ -30,7 +30,10 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args, membership: Membership, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].queryset = assignable_roles(membership)
+        roles = assignable_roles(membership)
+        self.fields["role"].queryset = roles
+        # The least surprising default is the everyday role, never Owner.
+        self.fields["role"].initial = roles.filter(name=SALES_REP).first()
 
 
 class RoleForm(forms.Form):

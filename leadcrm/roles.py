@@ -28,7 +28,8 @@ _WORK = _READ | {
     "change_consent",
     "run_sequences",
 }
-_MARKETING = _WORK | {
+_OWN = {"delete_own_lead", "bulk_update_own_leads"}
+_MARKETING = _WORK | _OWN | {
     "delete_any_lead",
     "bulk_update_any_leads",
     "manage_segments",
@@ -45,7 +46,7 @@ DEFAULT_MATRIX: dict[str, set[str]] = {
     OWNER: ALL,
     ADMIN: ALL - {"manage_owners", "transfer_ownership", "delete_workspace"},
     MARKETER: _MARKETING,
-    SALES_REP: _WORK | {"delete_own_lead", "bulk_update_own_leads"},
+    SALES_REP: _WORK | _OWN,
     VIEWER: _READ,
 }
 

@@ -13,6 +13,7 @@ from leadcrm.forms import (
     RoleForm,
     TransferOwnershipForm,
     WorkspaceForm,
+    assignable_roles,
 )
 from leadcrm.models import Membership
 from leadcrm.navigation import SETTINGS_PAGES, visible
@@ -120,7 +121,7 @@ def _members_page(request: HttpRequest, invite_form: InviteForm | None = None) -
     context = {
         "members": members,
         "invite_form": invite_form or InviteForm(membership=request.membership),
-        "role_choices": InviteForm(membership=request.membership).fields["role"].queryset,
+        "role_choices": assignable_roles(request.membership),
         "may_manage_owners": member_can(request.membership, "leadcrm.manage_owners"),
     }
     return render(request, template, context, status=400 if invite_form else 200)

@@ -29,18 +29,22 @@ _WORK = _READ | {
     "run_sequences",
 }
 _OWN = {"delete_own_lead", "bulk_update_own_leads"}
-_MARKETING = _WORK | _OWN | {
-    "delete_any_lead",
-    "bulk_update_any_leads",
-    "manage_segments",
-    "import_leads",
-    "export_leads",
-    "manage_scoring",
-    "define_sequences",
-    "manage_custom_fields",
-    "manage_suppression",
-    "manage_sending",
-}
+_MARKETING = (
+    _WORK
+    | _OWN
+    | {
+        "delete_any_lead",
+        "bulk_update_any_leads",
+        "manage_segments",
+        "import_leads",
+        "export_leads",
+        "manage_scoring",
+        "define_sequences",
+        "manage_custom_fields",
+        "manage_suppression",
+        "manage_sending",
+    }
+)
 
 DEFAULT_MATRIX: dict[str, set[str]] = {
     OWNER: ALL,

@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from leadcrm.forms import (
     DeleteWorkspaceForm,
@@ -179,9 +181,20 @@ def member_role_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error.messages[0])
     else:
         messages.success(request, f"{target.user.display_name} is now {target.role.name}.")
+        if target.pk == request.membership.pk:
+            request.membership = target  # the list below shows what their new role may do
+    if not member_can(request.membership, "leadcrm.manage_members"):
+        return _redirect(request, "home")  # they just gave up managing members
     if request.htmx:
         return _members_page(request)
     return redirect("settings-members")
+
+
+def _redirect(request: HttpRequest, url_name: str) -> HttpResponse:
+    """A redirect that also works for htmx requests (a full page load, not a swap)."""
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse(url_name))
+    return redirect(url_name)
 
 
 @require_http_methods(["GET", "POST"])

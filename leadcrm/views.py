@@ -52,10 +52,11 @@ def _switch_to(request: HttpRequest, workspace_id: int) -> None:
 @require_POST
 @login_required
 def workspace_switch(request: HttpRequest) -> HttpResponse:
+    workspace_id = request.POST.get("workspace", "")
     membership = get_object_or_404(
         Membership.objects.select_related("workspace"),
         user=request.user,
-        workspace_id=request.POST.get("workspace") or 0,
+        workspace_id=int(workspace_id) if workspace_id.isdecimal() else 0,  # "abc" is a 404
     )
     _switch_to(request, membership.workspace_id)
     messages.info(request, f"Switched to {membership.workspace.name}.")

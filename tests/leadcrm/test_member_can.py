@@ -7,7 +7,6 @@ that this file is an independent statement of who may do what.
 from types import SimpleNamespace
 
 import pytest
-
 from django.contrib.auth.models import Permission
 
 from leadcrm.models import WORKSPACE_PERMISSIONS, Membership

@@ -232,6 +232,9 @@ class Lead(models.Model):
     do_not_contact = models.BooleanField(default=False)
     # scores (PRODUCT A3/A4)
     score = models.PositiveSmallIntegerField(default=0)
+    # The unclamped sum of points since the latest reset: score = clamp(score_points, 0, 100),
+    # and an activity adds to this, not to the clamped score.
+    score_points = models.IntegerField(default=0)
     tier = models.CharField(max_length=10, choices=Tier.choices, default=Tier.COLD)
     quality_score = models.PositiveSmallIntegerField(default=0)
     # qualification (PRODUCT A6)

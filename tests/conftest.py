@@ -24,6 +24,20 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings):
+    """Enqueued tasks run at once (django_tasks resets its backends when TASKS changes).
+
+    Tasks queued with transaction.on_commit still wait for django_capture_on_commit_callbacks.
+    """
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": ["default"],
+        }
+    }
+
+
 @pytest.fixture
 def roles(db):
     ensure_default_roles()

@@ -88,7 +88,9 @@ def test_operator_edit_to_marketer_survives_ensure_default_roles(db):
 
 
 def test_operator_addition_to_viewer_survives_ensure_default_roles(db):
-    Group.objects.get(name="Viewer").permissions.add(Permission.objects.get(codename="add_lead"))
+    Group.objects.get(name="Viewer").permissions.add(
+        Permission.objects.get(content_type__app_label="leadcrm", codename="add_lead")
+    )
     ensure_default_roles()
     assert "add_lead" in _codenames("Viewer")
 
@@ -101,7 +103,9 @@ def test_reset_restores_the_marketer_matrix(db):
 
 
 def test_reset_takes_back_an_operator_addition(db):
-    Group.objects.get(name="Viewer").permissions.add(Permission.objects.get(codename="add_lead"))
+    Group.objects.get(name="Viewer").permissions.add(
+        Permission.objects.get(content_type__app_label="leadcrm", codename="add_lead")
+    )
     ensure_default_roles(reset=True)
     assert "add_lead" not in _codenames("Viewer")
 

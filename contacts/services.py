@@ -1,0 +1,1100 @@
+"""Writes on leads, activities, consent and suppression: the services every app calls.
+
+Each service validates, changes the rows in one transaction and writes the audit entry (and
+the timeline activity where a person would expect one). Batch forms do the same work
+set-based — never a loop of the one-row form.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Max, QuerySet
+from django.utils import timezone
+
+from contacts import scoring
+from contacts.custom_fields import attributes_clean
+from contacts.models import (
+    CONTACT_ACTIVITY_TYPES,
+    Activity,
+    ActivityType,
+    Channel,
+    Company,
+    ConsentEvent,
+    ConsentStatus,
+    ConsentType,
+    EmailStatus,
+    GdprBasis,
+    Lead,
+    LeadStatus,
+    SuppressedEmail,
+    SuppressionReason,
+    Tag,
+)
+from contacts.normalize import (
+    country_normalize,
+    email_domain,
+    email_normalize,
+    phone_normalize,
+    search_text_for,
+)
+from contacts.queries import leads_for, suppression_check, suppression_hash
+from leadcrm.audit import audit_record
+from leadcrm.models import AuditLog, Membership, User, Workspace
+
+UNSET: Any = object()
+CHUNK = 5000  # ids per statement: well under SQLite's and PostgreSQL's parameter limits
+TRASH_DAYS = 30
+
+# Plain fields a form, an import or the API may set through lead_create/lead_update.
+LEAD_FIELDS = (
+    "email",
+    "secondary_emails",
+    "first_name",
+    "last_name",
+    "phone",
+    "mobile",
+    "job_title",
+    "department",
+    "contact_role",
+    "company",
+    "domain",
+    "source",
+    "owner",
+    "linkedin_url",
+    "twitter_handle",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "timezone",
+    "preferred_language",
+    "birthday",
+    "status",
+    "email_status",
+    "do_not_contact",
+    "bant_budget",
+    "bant_authority",
+    "bant_need",
+    "bant_timeline",
+)
+SEARCH_FIELDS = {"first_name", "last_name", "email", "company"}
+CONSENT_FIELDS_NAMES = ("consent_status", "consent_type", "consent_source", "consent_proof")
+
+
+class LeadChanged(Exception):
+    """A save based on an old `version`: someone changed the lead meanwhile (PRODUCT L6)."""
+
+    def __init__(self, lead: Lead, changed_fields: list[str]):
+        self.lead = lead
+        self.changed_fields = changed_fields
+        names = ", ".join(changed_fields) if changed_fields else "its fields"
+        super().__init__(f"This lead was changed by someone else meanwhile ({names}).")
+
+
+@dataclass
+class BulkResult:
+    updated: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, count: int) -> None:
+        if count:
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), CHUNK):
+        yield list(ids[i : i + CHUNK])
+
+
+def _value_repr(value: Any) -> Any:
+    """An audit-friendly form of a field value (JSON-serialisable)."""
+    if isinstance(value, (Company, User)):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# Companies and owners ----------------------------------------------------------------------
+
+
+def company_for_name(*, workspace: Workspace, name: str, domain: str = "") -> Company | None:
+    """The workspace's company of that name (case-insensitive), created when new."""
+    name = " ".join((name or "").split())[:200]
+    if not name:
+        return None
+    company = Company.objects.filter(workspace=workspace, name__iexact=name).first()
+    if company is None:
+        company = Company.objects.create(workspace=workspace, name=name, domain=domain)
+    return company
+
+
+def _owner_check(workspace: Workspace, owner: User | None) -> None:
+    if (
+        owner is not None
+        and not Membership.objects.filter(workspace=workspace, user=owner).exists()
+    ):
+        raise ValidationError({"owner": "The owner must be a member of this workspace."})
+
+
+# One lead ---------------------------------------------------------------------------------
+
+
+def _clean_fields(workspace: Workspace, values: dict[str, Any], lead: Lead) -> dict[str, Any]:
+    """Normalise the given plain fields against the lead they will land on."""
+    unknown = set(values) - set(LEAD_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
+    cleaned = dict(values)
+    errors: dict[str, list[ValidationError]] = {}
+
+    def check(name, fn, *args):
+        if name in cleaned:
+            try:
+                cleaned[name] = fn(cleaned[name], *args)
+            except ValidationError as error:
+                errors.setdefault(name, []).extend(error.error_list)
+
+    check("email", email_normalize)
+    check("country", lambda v: country_normalize(v or ""))
+    country = cleaned.get("country", lead.country)
+    check("phone", lambda v: phone_normalize(v or "", country))
+    check("mobile", lambda v: phone_normalize(v or "", country))
+    if "secondary_emails" in cleaned:
+        emails, bad = [], []
+        for raw in cleaned["secondary_emails"] or []:
+            try:
+                email = email_normalize(raw)
+            except ValidationError:
+                bad.append(str(raw)[:60])
+            else:
+                if email not in emails:
+                    emails.append(email)
+        if bad:
+            errors["secondary_emails"] = [f"Not an email address: {', '.join(bad)}"]
+        cleaned["secondary_emails"] = emails
+    if "company" in cleaned and isinstance(cleaned["company"], str):
+        cleaned["company"] = company_for_name(workspace=workspace, name=cleaned["company"])
+    company = cleaned.get("company", UNSET)
+    if company not in (UNSET, None) and company.workspace_id != workspace.pk:
+        errors["company"] = ["That company belongs to another workspace."]
+    for name in ("first_name", "last_name", "job_title", "department", "city", "source"):
+        if isinstance(cleaned.get(name), str):
+            cleaned[name] = " ".join(cleaned[name].split())
+    if errors:
+        raise ValidationError(errors)
+    if "owner" in cleaned:
+        _owner_check(workspace, cleaned["owner"])
+    return cleaned
+
+
+def _email_conflict(workspace: Workspace, email: str, exclude_pk: int | None = None) -> None:
+    existing = leads_for(workspace, include_deleted=True).filter(email__iexact=email)
+    if exclude_pk:
+        existing = existing.exclude(pk=exclude_pk)
+    for other in existing.only("pk", "deleted_at"):
+        if other.deleted_at is None:
+            raise ValidationError(
+                {
+                    "email": ValidationError(
+                        "A lead with this email already exists.",
+                        code="duplicate",
+                        params={"lead_id": other.pk},
+                    )
+                }
+            )
+        if exclude_pk is None:
+            raise ValidationError(
+                {
+                    "email": ValidationError(
+                        "A lead with this email is in the trash: restore it instead.",
+                        code="in_trash",
+                        params={"lead_id": other.pk},
+                    )
+                }
+            )
+
+
+def _search_text(lead: Lead) -> str:
+    return search_text_for(
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        email=lead.email,
+        company_name=lead.company.name if lead.company_id else "",
+    )
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    email: str,
+    tags: Iterable[Tag | str] = (),
+    attributes: dict | None = None,
+    channel: str = Channel.MANUAL,
+    allow_suppressed: bool = False,
+    **fields: Any,
+) -> Lead:
+    lead = Lead(workspace=workspace)
+    cleaned = _clean_fields(workspace, {"email": email, **fields}, lead)
+    for name, value in cleaned.items():
+        setattr(lead, name, value)
+    if not allow_suppressed and suppression_check(workspace=workspace, email=lead.email):
+        raise ValidationError(
+            {"email": "This address is on the suppression list and cannot be added again."}
+        )
+    _email_conflict(workspace, lead.email)
+    if "domain" not in cleaned:
+        lead.domain = email_domain(lead.email)
+    lead.attributes = attributes_clean(workspace=workspace, values=attributes or {}, partial=False)
+    unsubscribed = LeadStatus.UNSUBSCRIBED in (lead.status, lead.email_status)
+    if unsubscribed:  # arrives through lead_unsubscribe() below, like every unsubscribe
+        if lead.status == LeadStatus.UNSUBSCRIBED:  # a Converted lead stays Converted
+            lead.status = LeadStatus.NEW
+        lead.email_status = EmailStatus.ACTIVE
+    lead.search_text = _search_text(lead)
+    lead.full_clean(exclude=["workspace", "owner", "company"], validate_constraints=False)
+    lead.save()
+    if tags:
+        lead.tags.set(tags_for_names(workspace=workspace, names=tags))
+    audit_record(
+        actor=actor,
+        workspace=workspace,
+        action="lead.create",
+        obj=lead,
+        changes={name: [None, _value_repr(value)] for name, value in cleaned.items()},
+    )
+    if unsubscribed:
+        lead_unsubscribe(lead=lead, actor=actor, channel=channel)
+    return lead
+
+
+# What a stale-edit message may name: the lead's own fields (consent entries also log
+# "source" and "channel", which are not fields of the lead).
+CHANGE_FIELDS = {*LEAD_FIELDS, *CONSENT_FIELDS_NAMES, "attributes", "tags"}
+
+
+def _changed_since(lead: Lead, version: int) -> list[str]:
+    """Fields changed after `version`, read from the lead's audit entries."""
+    changed: set[str] = set()
+    entries = AuditLog.objects.filter(
+        workspace_id=lead.workspace_id, object_type="contacts.lead", object_id=str(lead.pk)
+    ).order_by("-created_at")[:50]
+    for entry in entries:
+        versions = entry.changes.get("version")
+        if versions and versions[0] is not None and versions[0] >= version:
+            changed.update(name for name in entry.changes if name in CHANGE_FIELDS)
+    return sorted(changed)
+
+
+def _is_unsubscribed(lead: Lead) -> bool:
+    return lead.status == LeadStatus.UNSUBSCRIBED or lead.email_status == EmailStatus.UNSUBSCRIBED
+
+
+@transaction.atomic
+def lead_update(
+    *,
+    lead: Lead,
+    actor: User | None,
+    expected_version: int | None = None,
+    tags: Iterable[Tag | str] = UNSET,
+    attributes: dict = UNSET,
+    channel: str = Channel.MANUAL,
+    **fields: Any,
+) -> Lead:
+    """Change a lead; `expected_version` refuses a save based on a stale copy (LeadChanged)."""
+    # of=self: PostgreSQL cannot lock the nullable side of the outer join to the company.
+    current = Lead.objects.select_for_update(of=("self",)).select_related("company").get(pk=lead.pk)
+    if current.deleted_at is not None:
+        raise ValidationError("This lead is in the trash; restore it to change it.")
+    if expected_version is not None and current.version != expected_version:
+        raise LeadChanged(current, _changed_since(current, expected_version))
+    workspace = current.workspace
+    cleaned = _clean_fields(workspace, fields, current)
+    changes: dict[str, list] = {}
+    for name, value in cleaned.items():
+        old = getattr(current, name)
+        if old != value:
+            changes[name] = [_value_repr(old), _value_repr(value)]
+            setattr(current, name, value)
+    if "email" in changes:
+        _email_conflict(workspace, current.email, exclude_pk=current.pk)
+    if attributes is not UNSET:
+        new_attributes = attributes_clean(
+            workspace=workspace, values=attributes, partial=True, existing=current.attributes
+        )
+        if new_attributes != current.attributes:
+            changes["attributes"] = [current.attributes, new_attributes]
+            current.attributes = new_attributes
+    if tags is not UNSET:
+        old_tags = sorted(current.tags.values_list("name", flat=True))
+        new_tag_objects = tags_for_names(workspace=workspace, names=tags)
+        if sorted(t.name for t in new_tag_objects) != old_tags:
+            changes["tags"] = [old_tags, sorted(t.name for t in new_tag_objects)]
+            current.tags.set(new_tag_objects)
+
+    old_status = changes["status"][0] if "status" in changes else current.status
+    old_email_status = (
+        changes["email_status"][0] if "email_status" in changes else current.email_status
+    )
+    # Setting Unsubscribed goes through lead_unsubscribe(), after the other fields are saved.
+    unsubscribe_status = "status" in changes and current.status == LeadStatus.UNSUBSCRIBED
+    unsubscribe_email = (
+        "email_status" in changes and current.email_status == EmailStatus.UNSUBSCRIBED
+    )
+    if unsubscribe_status:
+        current.status = changes.pop("status")[0]
+    if unsubscribe_email:
+        current.email_status = changes.pop("email_status")[0]
+    unsubscribing = unsubscribe_status or unsubscribe_email
+    # Leaving Unsubscribed in either field needs new consent, even while the other stays.
+    leaving_unsubscribed = (
+        old_status == LeadStatus.UNSUBSCRIBED and current.status != LeadStatus.UNSUBSCRIBED
+    ) or (
+        old_email_status == EmailStatus.UNSUBSCRIBED
+        and current.email_status != EmailStatus.UNSUBSCRIBED
+    )
+    if (
+        not unsubscribing
+        and leaving_unsubscribed
+        and current.consent_status != ConsentStatus.OPTED_IN
+    ):
+        raise ValidationError(
+            "This lead unsubscribed. Record new consent (with its source and proof) "
+            "before changing its status."
+        )
+    if not changes and not unsubscribing:
+        return current
+    if SEARCH_FIELDS & set(changes):
+        current.search_text = _search_text(current)
+    if changes:
+        changes["version"] = [current.version, current.version + 1]
+        current.version += 1
+        current.updated_at = timezone.now()
+        if "domain" not in cleaned and "email" in changes and not current.domain:
+            current.domain = email_domain(current.email)
+        current.full_clean(exclude=["workspace", "owner", "company"], validate_constraints=False)
+        current.save()
+        audit_record(
+            actor=actor, workspace=workspace, action="lead.update", obj=current, changes=changes
+        )
+        if "status" in changes:
+            _status_activity(current, actor, changes["status"][0], changes["status"][1], channel)
+    if unsubscribing:
+        current = lead_unsubscribe(lead=current, actor=actor, channel=channel)
+    return current
+
+
+def _status_activity(lead: Lead, actor: User | None, old: str, new: str, channel: str) -> None:
+    activity_record(
+        lead=lead,
+        type=ActivityType.STATUS_CHANGED,
+        actor=actor,
+        source=channel,
+        subject=f"{LeadStatus(old).label} → {LeadStatus(new).label}",
+        data={"from": old, "to": new},
+    )
+
+
+@transaction.atomic
+def lead_delete(*, lead: Lead, actor: User | None) -> Lead:
+    """Move to the trash (restorable for TRASH_DAYS days)."""
+    now = timezone.now()
+    updated = Lead.objects.filter(pk=lead.pk, deleted_at__isnull=True).update(
+        deleted_at=now, version=F("version") + 1, updated_at=now
+    )
+    lead.refresh_from_db()
+    if updated:
+        audit_record(actor=actor, workspace=lead.workspace, action="lead.delete", obj=lead)
+    return lead
+
+
+@transaction.atomic
+def lead_restore(*, lead: Lead, actor: User | None) -> Lead:
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.deleted_at is None:
+        return lead
+    if leads_for(lead.workspace_id).filter(email__iexact=lead.email).exists():
+        raise ValidationError(
+            f"Another lead now uses {lead.email}; change or delete it before restoring this one."
+        )
+    lead.deleted_at = None
+    lead.version += 1
+    lead.updated_at = timezone.now()
+    lead.save(update_fields=["deleted_at", "version", "updated_at"])
+    audit_record(actor=actor, workspace=lead.workspace, action="lead.restore", obj=lead)
+    return lead
+
+
+@transaction.atomic
+def leads_purge_trash(*, now: datetime | None = None) -> int:
+    """Delete for good what has been in any workspace's trash for more than TRASH_DAYS days."""
+    cutoff = (now or timezone.now()) - timedelta(days=TRASH_DAYS)
+    expired = Lead.objects.filter(deleted_at__lt=cutoff)
+    per_workspace = dict(
+        expired.values_list("workspace_id").annotate(n=Max("id")).values_list("workspace_id", "n")
+    )
+    total = 0
+    for workspace_id in per_workspace:
+        ids = list(expired.filter(workspace_id=workspace_id).values_list("pk", flat=True))
+        for chunk in _chunks(ids):
+            Lead.objects.filter(pk__in=chunk).delete()
+        total += len(ids)
+        audit_record(
+            actor=None,
+            workspace=Workspace(pk=workspace_id),
+            action="lead.purge",
+            changes={"count": len(ids)},
+            object_repr=f"{len(ids)} leads older than {TRASH_DAYS} days in the trash",
+        )
+    return total
+
+
+def tags_for_names(*, workspace: Workspace, names: Iterable[Tag | str]) -> list[Tag]:
+    """Tags by name (case-insensitive), creating the missing ones."""
+    tags: dict[str, Tag] = {}
+    wanted: list[str] = []
+    for item in names:
+        if isinstance(item, Tag):
+            if item.workspace_id != workspace.pk:
+                raise ValidationError("That tag belongs to another workspace.")
+            tags[item.name.casefold()] = item
+        else:
+            name = " ".join(str(item).split())[:60]
+            if name and name.casefold() not in tags:
+                wanted.append(name)
+    if wanted:
+        existing = Tag.objects.filter(workspace=workspace)
+        by_name = {t.name.casefold(): t for t in existing}
+        for name in wanted:
+            key = name.casefold()
+            if key in tags:
+                continue
+            tags[key] = by_name.get(key) or Tag.objects.create(workspace=workspace, name=name)
+    return list(tags.values())
+
+
+def _tags_existing(*, workspace: Workspace, names: Iterable[Tag | str]) -> list[Tag]:
+    """The workspace's existing tags among `names` (case-insensitive); never creates one."""
+    keys: set[str] = set()
+    for item in names:
+        if isinstance(item, Tag):
+            if item.workspace_id != workspace.pk:
+                raise ValidationError("That tag belongs to another workspace.")
+            keys.add(item.name.casefold())
+        else:
+            keys.add(" ".join(str(item).split())[:60].casefold())
+    return [t for t in Tag.objects.filter(workspace=workspace) if t.name.casefold() in keys]
+
+
+# Many leads ------------------------------------------------------------------------------
+
+
+def _attributes_merge(ids: list[int], values: dict, cleared: list[str]) -> None:
+    """Set and remove custom-field keys on many leads in one statement per chunk."""
+    import json
+
+    table = Lead._meta.db_table
+    placeholders = ", ".join(["%s"] * len(ids))
+    if connection.vendor == "postgresql":
+        expr = "attributes || %s::jsonb"
+        params: list = [json.dumps(values)]
+        for key in cleared:
+            expr = f"({expr}) - %s"
+            params.append(key)
+    else:
+        expr = "json_patch(attributes, %s)"
+        params = [json.dumps({**values, **dict.fromkeys(cleared)})]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET attributes = {expr} WHERE id IN ({placeholders})",
+            params + ids,
+        )
+
+
+def _insert_activities_select(
+    ids: list[int], *, type: str, actor: User | None, source: str, subject: str, data_sql: str
+) -> None:
+    """INSERT … SELECT one activity per lead, without loading the leads."""
+    now = timezone.now()
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Activity._meta.db_table}
+                (workspace_id, lead_id, type, occurred_at, actor_id, source, subject, body, url,
+                 data, created_at)
+            SELECT workspace_id, id, %s, %s, %s, %s, %s, '', '', {data_sql}, %s
+            FROM {Lead._meta.db_table} WHERE id IN ({placeholders})
+            """,
+            [type, now, actor.pk if actor else None, source, subject, now, *ids],
+        )
+
+
+def _status_data_sql(new_status: str) -> str:
+    """SQL for {"from": <old status>, "to": new} per row, on either database."""
+    if connection.vendor == "postgresql":
+        return f"jsonb_build_object('from', status, 'to', '{new_status}')"
+    return f"json_object('from', status, 'to', '{new_status}')"
+
+
+@transaction.atomic
+def leads_bulk_update(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    leads: QuerySet[Lead],
+    status: str | None = None,
+    owner: User | None = UNSET,
+    add_tags: Iterable[Tag | str] = (),
+    remove_tags: Iterable[Tag | str] = (),
+    attributes: dict | None = None,
+    delete: bool = False,
+    channel: str = Channel.BULK,
+) -> BulkResult:
+    """PRODUCT L5 on a selection or on every matching lead, set-based in one transaction."""
+    ids = list(
+        leads.filter(workspace=workspace, deleted_at__isnull=True)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    result = BulkResult(updated=len(ids))
+    if not ids:
+        return result
+    changes: dict[str, Any] = {}
+    now = timezone.now()
+    if delete:
+        for chunk in _chunks(ids):
+            Lead.objects.filter(pk__in=chunk).update(
+                deleted_at=now, version=F("version") + 1, updated_at=now
+            )
+        _bulk_audit(workspace, actor, ids, {"deleted": True})
+        return result
+    if owner is not UNSET:
+        _owner_check(workspace, owner)
+        changes["owner"] = owner.email if owner else None
+    if attributes:
+        values = attributes_clean(workspace=workspace, values=attributes, partial=True)
+        cleared = [key for key, value in attributes.items() if value in (None, "")]
+        changes["attributes"] = {**values, **dict.fromkeys(cleared)}
+    add = tags_for_names(workspace=workspace, names=add_tags) if add_tags else []
+    remove = _tags_existing(workspace=workspace, names=remove_tags) if remove_tags else []
+    if add:
+        changes["add_tags"] = [t.name for t in add]
+    if remove:
+        changes["remove_tags"] = [t.name for t in remove]
+    if status == LeadStatus.UNSUBSCRIBED:
+        status_ids: list[int] = []
+    elif status:
+        if status not in LeadStatus.values:
+            raise ValidationError(f"Unknown status {status!r}.")
+        changes["status"] = status
+        # Leaving Unsubscribed needs new consent, lead by lead: those without it are skipped.
+        blocked = set(
+            Lead.objects.filter(pk__in=ids)
+            .filter(status=LeadStatus.UNSUBSCRIBED)
+            .exclude(consent_status=ConsentStatus.OPTED_IN)
+            .values_list("pk", flat=True)
+        )
+        result.skip("unsubscribed without new consent", len(blocked))
+        status_ids = [pk for pk in ids if pk not in blocked]
+    else:
+        status_ids = []
+    status_set = set(status_ids)  # once: a set per id made large bulks quadratic
+    through = Lead.tags.through
+    for chunk in _chunks(ids):
+        rows = Lead.objects.filter(pk__in=chunk)
+        if status_ids and status:
+            moving = [pk for pk in chunk if pk in status_set]
+            moving_rows = Lead.objects.filter(pk__in=moving).exclude(status=status)
+            moving_ids = list(moving_rows.values_list("pk", flat=True))
+            if moving_ids:
+                _insert_activities_select(
+                    moving_ids,
+                    type=ActivityType.STATUS_CHANGED,
+                    actor=actor,
+                    source=channel,
+                    subject=f"Status set to {LeadStatus(status).label}",
+                    data_sql=_status_data_sql(status),
+                )
+                Lead.objects.filter(pk__in=moving_ids).update(status=status, last_activity_at=now)
+        if owner is not UNSET:
+            rows.update(owner=owner)
+        if attributes:
+            _attributes_merge(chunk, values, cleared)
+        if add:
+            through.objects.bulk_create(
+                [through(lead_id=pk, tag_id=tag.pk) for pk in chunk for tag in add],
+                ignore_conflicts=True,
+            )
+        if remove:
+            through.objects.filter(lead_id__in=chunk, tag__in=remove).delete()
+        rows.update(version=F("version") + 1, updated_at=now)
+    if status == LeadStatus.UNSUBSCRIBED:
+        leads_unsubscribe(
+            workspace=workspace, actor=actor, leads=Lead.objects.filter(pk__in=ids), channel=channel
+        )
+        changes["status"] = LeadStatus.UNSUBSCRIBED
+    _bulk_audit(workspace, actor, ids, changes, result.skipped)
+    return result
+
+
+def _bulk_audit(workspace, actor, ids: list[int], changes: dict, skipped: dict | None = None):
+    audit_record(
+        actor=actor,
+        workspace=workspace,
+        action="lead.bulk_update",
+        object_repr=f"{len(ids)} leads",
+        changes={
+            **changes,
+            "count": len(ids),
+            "skipped": skipped or {},
+            "lead_ids": ids[:1000],  # enough to answer "was this lead in it?" for most bulks
+        },
+    )
+
+
+def leads_reassign(*, workspace: Workspace, from_user: User, to_user: User) -> int:
+    """Every lead of `from_user` in the workspace passes to `to_user` (member removal, W4)."""
+    now = timezone.now()
+    count = (
+        leads_for(workspace, include_deleted=True)
+        .filter(owner=from_user)
+        .update(owner=to_user, version=F("version") + 1, updated_at=now)
+    )
+    if count:
+        audit_record(
+            actor=None,
+            workspace=workspace,
+            action="lead.reassign",
+            object_repr=f"{count} leads",
+            changes={"owner": [from_user.email, to_user.email], "count": count},
+        )
+    return count
+
+
+# Activities ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def activity_record(
+    *,
+    lead: Lead,
+    type: str,
+    actor: User | None = None,
+    occurred_at: datetime | None = None,
+    source: str = Channel.MANUAL,
+    subject: str = "",
+    body: str = "",
+    url: str = "",
+    data: dict | None = None,
+) -> Activity:
+    """Record one activity; keeps the lead's timestamps and score up to date (PRODUCT A2/A3)."""
+    if type not in ActivityType.values:
+        raise ValidationError(f"Unknown activity type {type!r}.")
+    occurred_at = occurred_at or timezone.now()
+    if occurred_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError("An activity cannot happen in the future.")
+    activity = Activity(
+        workspace_id=lead.workspace_id,
+        lead=lead,
+        type=type,
+        actor=actor,
+        occurred_at=occurred_at,
+        source=source,
+        subject=subject[:300],
+        body=body,
+        url=url,
+        data=data or {},
+    )
+    activity.full_clean(exclude=["workspace", "lead", "actor"])
+    activity.save()
+    current = Lead.objects.select_for_update().get(pk=lead.pk)
+    # Only a strictly newer activity is folded in: one at the same time as the latest (a
+    # reset, say) takes the recompute below, which counts only what comes after a reset.
+    newest = current.last_activity_at is None or occurred_at > current.last_activity_at
+    fields = ["last_activity_at", "last_contacted_at", "score", "score_points", "tier"]
+    if newest:
+        current.last_activity_at = occurred_at
+        points, resets = scoring.activity_effect(scoring.rules_for(current.workspace_id), activity)
+        scoring.lead_score_apply(current, points, resets)
+    if type in CONTACT_ACTIVITY_TYPES and (
+        current.last_contacted_at is None or occurred_at > current.last_contacted_at
+    ):
+        current.last_contacted_at = occurred_at
+    current.save(update_fields=fields)
+    if not newest:  # an older activity can change what came after it: recompute
+        scoring.leads_rescore(workspace=current.workspace_id, lead_ids=[current.pk])
+        current.refresh_from_db(fields=["score", "score_points", "tier"])
+    for name in fields:
+        setattr(lead, name, getattr(current, name))
+    return activity
+
+
+@transaction.atomic
+def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -> int:
+    """Record many activities (imports, events): one insert, set-based timestamps and scores."""
+    lead_ids = {a.lead_id for a in activities}
+    if not lead_ids:
+        return 0
+    known = set(leads_for(workspace).filter(pk__in=lead_ids).values_list("pk", flat=True))
+    if known != lead_ids:
+        raise ValidationError("Some activities name leads of another workspace or in the trash.")
+    now = timezone.now()
+    for activity in activities:
+        if activity.type not in ActivityType.values:
+            raise ValidationError(f"Unknown activity type {activity.type!r}.")
+        activity.workspace_id = workspace.pk
+        activity.occurred_at = activity.occurred_at or now
+    Activity.objects.bulk_create(activities, batch_size=1000)
+    ids = sorted(lead_ids)
+    contact_types = [str(t) for t in CONTACT_ACTIVITY_TYPES]
+    activity_table, lead_table = Activity._meta.db_table, Lead._meta.db_table
+    type_placeholders = ", ".join(["%s"] * len(contact_types))
+    for chunk in _chunks(ids):
+        placeholders = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {lead_table} SET
+                    last_activity_at = (SELECT MAX(a.occurred_at) FROM {activity_table} a
+                                        WHERE a.lead_id = {lead_table}.id),
+                    last_contacted_at = (SELECT MAX(a.occurred_at) FROM {activity_table} a
+                                         WHERE a.lead_id = {lead_table}.id
+                                           AND a.type IN ({type_placeholders}))
+                WHERE id IN ({placeholders})
+                """,
+                [*contact_types, *chunk],
+            )
+    scoring.leads_rescore(workspace=workspace, lead_ids=ids)
+    return len(activities)
+
+
+# Consent ---------------------------------------------------------------------------------
+
+
+def _consent_event(
+    lead: Lead, actor: User | None, status: str, channel: str, occurred_at: datetime, **details
+) -> ConsentEvent:
+    event = ConsentEvent(
+        workspace_id=lead.workspace_id,
+        lead=lead,
+        actor=actor,
+        channel=channel,
+        status_before=lead.consent_status,
+        status=status,
+        occurred_at=occurred_at,
+        **details,
+    )
+    event.full_clean(exclude=["workspace", "lead", "actor"])
+    event.save()
+    lead.consent_status = status
+    lead.consent_type = event.type
+    lead.consent_captured_at = occurred_at
+    lead.consent_source = event.source
+    lead.consent_proof = event.proof
+    lead.gdpr_basis = event.gdpr_basis
+    lead.consent_country = event.country
+    return event
+
+
+CONSENT_FIELDS = [
+    "consent_status",
+    "consent_type",
+    "consent_captured_at",
+    "consent_source",
+    "consent_proof",
+    "gdpr_basis",
+    "consent_country",
+]
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    lead: Lead,
+    actor: User | None,
+    status: str,
+    type: str = "",
+    source: str = "",
+    proof: str = "",
+    gdpr_basis: str = "",
+    country: str = "",
+    channel: str = Channel.MANUAL,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    occurred_at: datetime | None = None,
+) -> ConsentEvent:
+    """Append to the consent ledger and update the lead's current consent (PRODUCT C1/C2).
+
+    Opting out is unsubscribing: it goes through lead_unsubscribe(). Opting back in after an
+    unsubscribe needs a source and proof, and makes the email Active again.
+    """
+    if status not in ConsentStatus.values:
+        raise ValidationError({"status": f"Unknown consent status {status!r}."})
+    if type and type not in ConsentType.values:
+        raise ValidationError({"type": f"Unknown consent type {type!r}."})
+    if gdpr_basis and gdpr_basis not in GdprBasis.values:
+        raise ValidationError({"gdpr_basis": f"Unknown GDPR basis {gdpr_basis!r}."})
+    current = Lead.objects.select_for_update().get(pk=lead.pk)
+    if status == ConsentStatus.OPTED_OUT:
+        lead_unsubscribe(
+            lead=current,
+            actor=actor,
+            channel=channel,
+            source=source,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            occurred_at=occurred_at,
+        )
+        return current.consent_events.order_by("-occurred_at", "-id").first()
+    errors = {}
+    if status == ConsentStatus.OPTED_IN and not source.strip():
+        errors["source"] = "Say where the consent comes from."
+    if status == ConsentStatus.OPTED_IN and _is_unsubscribed(current) and not proof.strip():
+        errors["proof"] = "This lead unsubscribed: record the proof of their new consent."
+    if errors:
+        raise ValidationError(errors)
+    event = _consent_event(
+        current,
+        actor,
+        status,
+        channel,
+        occurred_at or timezone.now(),
+        type=type,
+        source=source.strip()[:200],
+        proof=proof.strip(),
+        gdpr_basis=gdpr_basis,
+        country=country_normalize(country) if country else "",
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:400],
+    )
+    fields = [*CONSENT_FIELDS, "version", "updated_at"]
+    if status == ConsentStatus.OPTED_IN and current.email_status == EmailStatus.UNSUBSCRIBED:
+        current.email_status = EmailStatus.ACTIVE
+        fields.append("email_status")
+    before = current.version
+    current.version += 1
+    current.updated_at = timezone.now()
+    current.save(update_fields=fields)
+    audit_record(
+        actor=actor,
+        workspace=current.workspace,
+        action="lead.consent",
+        obj=current,
+        changes={
+            "consent_status": [event.status_before, status],
+            "source": event.source,
+            "channel": channel,
+            "version": [before, current.version],
+        },
+    )
+    _copy_to(lead, current, [*fields])
+    return event
+
+
+def _copy_to(target: Lead, source: Lead, fields: Iterable[str]) -> None:
+    for name in fields:
+        setattr(target, name, getattr(source, name))
+
+
+@transaction.atomic
+def lead_unsubscribe(
+    *,
+    lead: Lead,
+    actor: User | None,
+    channel: str,
+    source: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    occurred_at: datetime | None = None,
+) -> Lead:
+    """PRODUCT 2 "Unsubscribing": opt-out event, email status Unsubscribed, and status
+    Unsubscribed unless the lead is Converted (a customer stays a customer)."""
+    current = Lead.objects.select_for_update().get(pk=lead.pk)
+    occurred_at = occurred_at or timezone.now()
+    already = (
+        current.email_status == EmailStatus.UNSUBSCRIBED
+        and current.consent_status == ConsentStatus.OPTED_OUT
+        and current.status in (LeadStatus.UNSUBSCRIBED, LeadStatus.CONVERTED)
+    )
+    if already:
+        _copy_to(lead, current, [f.attname for f in Lead._meta.concrete_fields])
+        return lead
+    _consent_event(
+        current,
+        actor,
+        ConsentStatus.OPTED_OUT,
+        channel,
+        occurred_at,
+        type=current.consent_type,
+        source=(source or Channel(channel).label)[:200],
+        gdpr_basis=current.gdpr_basis,
+        country=current.consent_country,
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:400],
+    )
+    old_status, old_email_status = current.status, current.email_status
+    current.email_status = EmailStatus.UNSUBSCRIBED
+    if current.status != LeadStatus.CONVERTED:
+        current.status = LeadStatus.UNSUBSCRIBED
+    before = current.version
+    current.version += 1
+    current.updated_at = timezone.now()
+    current.save()
+    audit_record(
+        actor=actor,
+        workspace=current.workspace,
+        action="lead.unsubscribe",
+        obj=current,
+        changes={
+            "status": [old_status, current.status],
+            "email_status": [old_email_status, EmailStatus.UNSUBSCRIBED],
+            "channel": channel,
+            "version": [before, current.version],
+        },
+    )
+    activity_record(
+        lead=current,
+        type=ActivityType.UNSUBSCRIBED,
+        actor=actor,
+        occurred_at=occurred_at,
+        source=channel,
+        subject=f"Unsubscribed ({Channel(channel).label})",
+    )
+    if old_status != current.status:
+        _status_activity(current, actor, old_status, current.status, channel)
+    _copy_to(lead, current, [f.attname for f in Lead._meta.concrete_fields])
+    return lead
+
+
+@transaction.atomic
+def leads_unsubscribe(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    leads: QuerySet[Lead],
+    channel: str,
+    source: str = "",
+) -> int:
+    """lead_unsubscribe() for many leads, set-based; returns how many were unsubscribed."""
+    pending = (
+        leads.filter(workspace=workspace, deleted_at__isnull=True)
+        .exclude(
+            email_status=EmailStatus.UNSUBSCRIBED,
+            consent_status=ConsentStatus.OPTED_OUT,
+            status__in=[LeadStatus.UNSUBSCRIBED, LeadStatus.CONVERTED],
+        )
+        .order_by()
+    )
+    ids = list(pending.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    now = timezone.now()
+    source = (source or Channel(channel).label)[:200]
+    actor_id = actor.pk if actor else None
+    lead_table, event_table = Lead._meta.db_table, ConsentEvent._meta.db_table
+    for chunk in _chunks(ids):
+        placeholders = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {event_table}
+                    (workspace_id, lead_id, occurred_at, actor_id, channel, status_before, status,
+                     type, source, proof, gdpr_basis, country, ip_address, user_agent)
+                SELECT workspace_id, id, %s, %s, %s, consent_status, %s,
+                       consent_type, %s, '', gdpr_basis, consent_country, NULL, ''
+                FROM {lead_table} WHERE id IN ({placeholders})
+                """,
+                [now, actor_id, channel, ConsentStatus.OPTED_OUT, source, *chunk],
+            )
+        changing = list(
+            Lead.objects.filter(pk__in=chunk)
+            .exclude(status__in=[LeadStatus.UNSUBSCRIBED, LeadStatus.CONVERTED])
+            .values_list("pk", flat=True)
+        )
+        if changing:
+            _insert_activities_select(
+                changing,
+                type=ActivityType.STATUS_CHANGED,
+                actor=actor,
+                source=channel,
+                subject=f"Status set to {LeadStatus.UNSUBSCRIBED.label}",
+                data_sql=_status_data_sql(LeadStatus.UNSUBSCRIBED),
+            )
+        _insert_activities_select(
+            chunk,
+            type=ActivityType.UNSUBSCRIBED,
+            actor=actor,
+            source=channel,
+            subject=f"Unsubscribed ({Channel(channel).label})",
+            data_sql="'{}'",
+        )
+        Lead.objects.filter(pk__in=chunk).exclude(status=LeadStatus.CONVERTED).update(
+            status=LeadStatus.UNSUBSCRIBED
+        )
+        Lead.objects.filter(pk__in=chunk).update(
+            email_status=EmailStatus.UNSUBSCRIBED,
+            consent_status=ConsentStatus.OPTED_OUT,
+            consent_captured_at=now,
+            consent_source=source,
+            consent_proof="",
+            version=F("version") + 1,
+            updated_at=now,
+            last_activity_at=now,
+        )
+    scoring.leads_rescore(workspace=workspace, lead_ids=ids)
+    audit_record(
+        actor=actor,
+        workspace=workspace,
+        action="lead.bulk_unsubscribe",
+        object_repr=f"{len(ids)} leads",
+        changes={"channel": channel, "count": len(ids), "lead_ids": ids[:1000]},
+    )
+    return len(ids)
+
+
+# Suppression -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def suppression_add(
+    *, workspace: Workspace, email: str, reason: str, actor: User | None
+) -> SuppressedEmail:
+    """Remember an address (as an HMAC, never in clear) that must not be re-created or mailed."""
+    if reason not in SuppressionReason.values:
+        raise ValidationError(f"Unknown suppression reason {reason!r}.")
+    email_hash = suppression_hash(email)
+    entry, created = SuppressedEmail.objects.get_or_create(
+        workspace=workspace,
+        email_hash=email_hash,
+        defaults={"reason": reason, "created_by": actor},
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            workspace=workspace,
+            action="suppression.add",
+            obj=entry,
+            object_repr=f"hash {email_hash[:12]}…",
+            changes={"reason": reason},
+        )
+    return entry
+
+
+@transaction.atomic
+def suppression_remove(*, entry: SuppressedEmail, actor: User | None) -> None:
+    audit_record(
+        actor=actor,
+        workspace=entry.workspace,
+        action="suppression.remove",
+        obj=entry,
+        object_repr=f"hash {entry.email_hash[:12]}…",
+    )
+    entry.delete()

@@ -6,7 +6,9 @@ class ContactsConfig(AppConfig):
     name = "contacts"
 
     def ready(self) -> None:
+        from contacts.services import leads_reassign
         from leadcrm.navigation import SETTINGS_PAGES, NavItem
+        from leadcrm.services import MEMBER_REMOVAL_HANDLERS
 
         item = NavItem(
             "Custom fields",
@@ -17,3 +19,6 @@ class ContactsConfig(AppConfig):
         )
         if item not in SETTINGS_PAGES:  # ready() may run twice in some test runners
             SETTINGS_PAGES.append(item)
+        # A removed member's leads pass to the member chosen on Settings → Members (W4).
+        if leads_reassign not in MEMBER_REMOVAL_HANDLERS:
+            MEMBER_REMOVAL_HANDLERS.append(leads_reassign)

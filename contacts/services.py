@@ -519,10 +519,16 @@ def _attributes_merge(ids: list[int], values: dict, cleared: list[str]) -> None:
 
 
 def _insert_activities_select(
-    ids: list[int], *, type: str, actor: User | None, source: str, subject: str, data_sql: str
+    ids: list[int],
+    *,
+    type: str,
+    at: datetime,
+    actor: User | None,
+    source: str,
+    subject: str,
+    data_sql: str,
 ) -> None:
-    """INSERT … SELECT one activity per lead, without loading the leads."""
-    now = timezone.now()
+    """INSERT … SELECT one activity per lead at `at`, without loading the leads."""
     placeholders = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -533,7 +539,7 @@ def _insert_activities_select(
             SELECT workspace_id, id, %s, %s, %s, %s, %s, '', '', {data_sql}, %s
             FROM {Lead._meta.db_table} WHERE id IN ({placeholders})
             """,
-            [type, now, actor.pk if actor else None, source, subject, now, *ids],
+            [type, at, actor.pk if actor else None, source, subject, at, *ids],
         )
 
 
@@ -618,6 +624,7 @@ def leads_bulk_update(
                 _insert_activities_select(
                     moving_ids,
                     type=ActivityType.STATUS_CHANGED,
+                    at=now,
                     actor=actor,
                     source=channel,
                     subject=f"Status set to {LeadStatus(status).label}",
@@ -1023,6 +1030,7 @@ def leads_unsubscribe(
             _insert_activities_select(
                 changing,
                 type=ActivityType.STATUS_CHANGED,
+                at=now,
                 actor=actor,
                 source=channel,
                 subject=f"Status set to {LeadStatus.UNSUBSCRIBED.label}",
@@ -1031,6 +1039,7 @@ def leads_unsubscribe(
         _insert_activities_select(
             chunk,
             type=ActivityType.UNSUBSCRIBED,
+            at=now,
             actor=actor,
             source=channel,
             subject=f"Unsubscribed ({Channel(channel).label})",

@@ -5,9 +5,9 @@ import random
 from django.db import transaction
 from django.db.models.functions import Lower
 
+from contacts.consent import leads_unsubscribe
 from contacts.models import Lead
 from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
-from contacts.services import leads_unsubscribe
 from contacts.synthetic import (
     LeadGenerator,
     companies_ensure,

@@ -219,7 +219,7 @@ class Lead(models.Model):
     email_status = models.CharField(
         max_length=20, choices=EmailStatus.choices, default=EmailStatus.ACTIVE
     )
-    # consent: a copy of the latest ConsentEvent, kept by contacts.services.consent_record()
+    # consent: a copy of the latest ConsentEvent, kept by contacts.consent.consent_record()
     consent_status = models.CharField(
         max_length=20, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN
     )
@@ -338,7 +338,7 @@ CONTACT_ACTIVITY_TYPES = {
 
 
 class Activity(models.Model):
-    """Something that happened to a lead; written only through services.activity_record()."""
+    """Something that happened to a lead; written only through activities.activity_record()."""
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False

@@ -1,11 +1,12 @@
-"""Writes on leads, activities, consent and suppression: the services every app calls.
+"""Writes on leads: the services every app calls (activities: contacts.activities; consent,
+unsubscribing and suppression: contacts.consent).
 
 Each service validates, changes the rows in one transaction and writes the audit entry (and
 the timeline activity where a person would expect one). Batch forms do the same work
 set-based — never a loop of the one-row form.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,23 +16,22 @@ from django.db import connection, transaction
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
-from contacts import scoring
+from contacts.activities import (
+    activities_insert_select,
+    id_chunks,
+    status_change_data_sql,
+    status_change_record,
+)
+from contacts.consent import lead_unsubscribe, leads_unsubscribe
 from contacts.custom_fields import attributes_clean
 from contacts.models import (
-    CONTACT_ACTIVITY_TYPES,
-    Activity,
     ActivityType,
     Channel,
     Company,
-    ConsentEvent,
     ConsentStatus,
-    ConsentType,
     EmailStatus,
-    GdprBasis,
     Lead,
     LeadStatus,
-    SuppressedEmail,
-    SuppressionReason,
     Tag,
 )
 from contacts.normalize import (
@@ -41,12 +41,11 @@ from contacts.normalize import (
     phone_normalize,
     search_text_for,
 )
-from contacts.queries import leads_for, suppression_check, suppression_hash
+from contacts.queries import leads_for, suppression_check
 from leadcrm.audit import audit_record
 from leadcrm.models import AuditLog, Membership, User, Workspace
 
 UNSET: Any = object()
-CHUNK = 5000  # ids per statement: well under SQLite's and PostgreSQL's parameter limits
 TRASH_DAYS = 30
 
 # Plain fields a form, an import or the API may set through lead_create/lead_update.
@@ -104,11 +103,6 @@ class BulkResult:
     def skip(self, reason: str, count: int) -> None:
         if count:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for i in range(0, len(ids), CHUNK):
-        yield list(ids[i : i + CHUNK])
 
 
 def _value_repr(value: Any) -> Any:
@@ -293,10 +287,6 @@ def _changed_since(lead: Lead, version: int) -> list[str]:
     return sorted(changed)
 
 
-def _is_unsubscribed(lead: Lead) -> bool:
-    return lead.status == LeadStatus.UNSUBSCRIBED or lead.email_status == EmailStatus.UNSUBSCRIBED
-
-
 @transaction.atomic
 def lead_update(
     *,
@@ -385,21 +375,12 @@ def lead_update(
             actor=actor, workspace=workspace, action="lead.update", obj=current, changes=changes
         )
         if "status" in changes:
-            _status_activity(current, actor, changes["status"][0], changes["status"][1], channel)
+            status_change_record(
+                current, actor, changes["status"][0], changes["status"][1], channel
+            )
     if unsubscribing:
         current = lead_unsubscribe(lead=current, actor=actor, channel=channel)
     return current
-
-
-def _status_activity(lead: Lead, actor: User | None, old: str, new: str, channel: str) -> None:
-    activity_record(
-        lead=lead,
-        type=ActivityType.STATUS_CHANGED,
-        actor=actor,
-        source=channel,
-        subject=f"{LeadStatus(old).label} → {LeadStatus(new).label}",
-        data={"from": old, "to": new},
-    )
 
 
 @transaction.atomic
@@ -443,7 +424,7 @@ def leads_purge_trash(*, now: datetime | None = None) -> int:
     total = 0
     for workspace_id in per_workspace:
         ids = list(expired.filter(workspace_id=workspace_id).values_list("pk", flat=True))
-        for chunk in _chunks(ids):
+        for chunk in id_chunks(ids):
             Lead.objects.filter(pk__in=chunk).delete()
         total += len(ids)
         audit_record(
@@ -518,38 +499,6 @@ def _attributes_merge(ids: list[int], values: dict, cleared: list[str]) -> None:
         )
 
 
-def _insert_activities_select(
-    ids: list[int],
-    *,
-    type: str,
-    at: datetime,
-    actor: User | None,
-    source: str,
-    subject: str,
-    data_sql: str,
-) -> None:
-    """INSERT … SELECT one activity per lead at `at`, without loading the leads."""
-    placeholders = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {Activity._meta.db_table}
-                (workspace_id, lead_id, type, occurred_at, actor_id, source, subject, body, url,
-                 data, created_at)
-            SELECT workspace_id, id, %s, %s, %s, %s, %s, '', '', {data_sql}, %s
-            FROM {Lead._meta.db_table} WHERE id IN ({placeholders})
-            """,
-            [type, at, actor.pk if actor else None, source, subject, at, *ids],
-        )
-
-
-def _status_data_sql(new_status: str) -> str:
-    """SQL for {"from": <old status>, "to": new} per row, on either database."""
-    if connection.vendor == "postgresql":
-        return f"jsonb_build_object('from', status, 'to', '{new_status}')"
-    return f"json_object('from', status, 'to', '{new_status}')"
-
-
 @transaction.atomic
 def leads_bulk_update(
     *,
@@ -576,7 +525,7 @@ def leads_bulk_update(
     changes: dict[str, Any] = {}
     now = timezone.now()
     if delete:
-        for chunk in _chunks(ids):
+        for chunk in id_chunks(ids):
             Lead.objects.filter(pk__in=chunk).update(
                 deleted_at=now, version=F("version") + 1, updated_at=now
             )
@@ -614,21 +563,21 @@ def leads_bulk_update(
         status_ids = []
     status_set = set(status_ids)  # once: a set per id made large bulks quadratic
     through = Lead.tags.through
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         rows = Lead.objects.filter(pk__in=chunk)
         if status_ids and status:
             moving = [pk for pk in chunk if pk in status_set]
             moving_rows = Lead.objects.filter(pk__in=moving).exclude(status=status)
             moving_ids = list(moving_rows.values_list("pk", flat=True))
             if moving_ids:
-                _insert_activities_select(
+                activities_insert_select(
                     moving_ids,
                     type=ActivityType.STATUS_CHANGED,
                     at=now,
                     actor=actor,
                     source=channel,
                     subject=f"Status set to {LeadStatus(status).label}",
-                    data_sql=_status_data_sql(status),
+                    data_sql=status_change_data_sql(status),
                 )
                 Lead.objects.filter(pk__in=moving_ids).update(status=status, last_activity_at=now)
         if owner is not UNSET:
@@ -684,426 +633,3 @@ def leads_reassign(*, workspace: Workspace, from_user: User, to_user: User) -> i
             changes={"owner": [from_user.email, to_user.email], "count": count},
         )
     return count
-
-
-# Activities ------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def activity_record(
-    *,
-    lead: Lead,
-    type: str,
-    actor: User | None = None,
-    occurred_at: datetime | None = None,
-    source: str = Channel.MANUAL,
-    subject: str = "",
-    body: str = "",
-    url: str = "",
-    data: dict | None = None,
-) -> Activity:
-    """Record one activity; keeps the lead's timestamps and score up to date (PRODUCT A2/A3)."""
-    if type not in ActivityType.values:
-        raise ValidationError(f"Unknown activity type {type!r}.")
-    occurred_at = occurred_at or timezone.now()
-    if occurred_at > timezone.now() + timedelta(minutes=5):
-        raise ValidationError("An activity cannot happen in the future.")
-    activity = Activity(
-        workspace_id=lead.workspace_id,
-        lead=lead,
-        type=type,
-        actor=actor,
-        occurred_at=occurred_at,
-        source=source,
-        subject=subject[:300],
-        body=body,
-        url=url,
-        data=data or {},
-    )
-    activity.full_clean(exclude=["workspace", "lead", "actor"])
-    activity.save()
-    current = Lead.objects.select_for_update().get(pk=lead.pk)
-    # Only a strictly newer activity is folded in: one at the same time as the latest (a
-    # reset, say) takes the recompute below, which counts only what comes after a reset.
-    newest = current.last_activity_at is None or occurred_at > current.last_activity_at
-    fields = ["last_activity_at", "last_contacted_at", "score", "score_points", "tier"]
-    if newest:
-        current.last_activity_at = occurred_at
-        points, resets = scoring.activity_effect(scoring.rules_for(current.workspace_id), activity)
-        scoring.lead_score_apply(current, points, resets)
-    if type in CONTACT_ACTIVITY_TYPES and (
-        current.last_contacted_at is None or occurred_at > current.last_contacted_at
-    ):
-        current.last_contacted_at = occurred_at
-    current.save(update_fields=fields)
-    if not newest:  # an older activity can change what came after it: recompute
-        scoring.leads_rescore(workspace=current.workspace_id, lead_ids=[current.pk])
-        current.refresh_from_db(fields=["score", "score_points", "tier"])
-    for name in fields:
-        setattr(lead, name, getattr(current, name))
-    return activity
-
-
-@transaction.atomic
-def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -> int:
-    """Record many activities (imports, events): one insert, set-based timestamps and scores."""
-    lead_ids = {a.lead_id for a in activities}
-    if not lead_ids:
-        return 0
-    known = set(leads_for(workspace).filter(pk__in=lead_ids).values_list("pk", flat=True))
-    if known != lead_ids:
-        raise ValidationError("Some activities name leads of another workspace or in the trash.")
-    now = timezone.now()
-    for activity in activities:
-        if activity.type not in ActivityType.values:
-            raise ValidationError(f"Unknown activity type {activity.type!r}.")
-        activity.workspace_id = workspace.pk
-        activity.occurred_at = activity.occurred_at or now
-    Activity.objects.bulk_create(activities, batch_size=1000)
-    ids = sorted(lead_ids)
-    contact_types = [str(t) for t in CONTACT_ACTIVITY_TYPES]
-    activity_table, lead_table = Activity._meta.db_table, Lead._meta.db_table
-    type_placeholders = ", ".join(["%s"] * len(contact_types))
-    for chunk in _chunks(ids):
-        placeholders = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {lead_table} SET
-                    last_activity_at = (SELECT MAX(a.occurred_at) FROM {activity_table} a
-                                        WHERE a.lead_id = {lead_table}.id),
-                    last_contacted_at = (SELECT MAX(a.occurred_at) FROM {activity_table} a
-                                         WHERE a.lead_id = {lead_table}.id
-                                           AND a.type IN ({type_placeholders}))
-                WHERE id IN ({placeholders})
-                """,
-                [*contact_types, *chunk],
-            )
-    scoring.leads_rescore(workspace=workspace, lead_ids=ids)
-    return len(activities)
-
-
-# Consent ---------------------------------------------------------------------------------
-
-
-def _consent_event(
-    lead: Lead, actor: User | None, status: str, channel: str, occurred_at: datetime, **details
-) -> ConsentEvent:
-    event = ConsentEvent(
-        workspace_id=lead.workspace_id,
-        lead=lead,
-        actor=actor,
-        channel=channel,
-        status_before=lead.consent_status,
-        status=status,
-        occurred_at=occurred_at,
-        **details,
-    )
-    event.full_clean(exclude=["workspace", "lead", "actor"])
-    event.save()
-    lead.consent_status = status
-    lead.consent_type = event.type
-    lead.consent_captured_at = occurred_at
-    lead.consent_source = event.source
-    lead.consent_proof = event.proof
-    lead.gdpr_basis = event.gdpr_basis
-    lead.consent_country = event.country
-    return event
-
-
-CONSENT_FIELDS = [
-    "consent_status",
-    "consent_type",
-    "consent_captured_at",
-    "consent_source",
-    "consent_proof",
-    "gdpr_basis",
-    "consent_country",
-]
-
-
-@transaction.atomic
-def consent_record(
-    *,
-    lead: Lead,
-    actor: User | None,
-    status: str,
-    type: str = "",
-    source: str = "",
-    proof: str = "",
-    gdpr_basis: str = "",
-    country: str = "",
-    channel: str = Channel.MANUAL,
-    ip_address: str | None = None,
-    user_agent: str = "",
-    occurred_at: datetime | None = None,
-) -> ConsentEvent:
-    """Append to the consent ledger and update the lead's current consent (PRODUCT C1/C2).
-
-    Opting out is unsubscribing: it goes through lead_unsubscribe(). Opting back in after an
-    unsubscribe needs a source and proof, and makes the email Active again.
-    """
-    if status not in ConsentStatus.values:
-        raise ValidationError({"status": f"Unknown consent status {status!r}."})
-    if type and type not in ConsentType.values:
-        raise ValidationError({"type": f"Unknown consent type {type!r}."})
-    if gdpr_basis and gdpr_basis not in GdprBasis.values:
-        raise ValidationError({"gdpr_basis": f"Unknown GDPR basis {gdpr_basis!r}."})
-    current = Lead.objects.select_for_update().get(pk=lead.pk)
-    if status == ConsentStatus.OPTED_OUT:
-        lead_unsubscribe(
-            lead=current,
-            actor=actor,
-            channel=channel,
-            source=source,
-            ip_address=ip_address,
-            user_agent=user_agent,
-            occurred_at=occurred_at,
-        )
-        return current.consent_events.order_by("-occurred_at", "-id").first()
-    errors = {}
-    if status == ConsentStatus.OPTED_IN and not source.strip():
-        errors["source"] = "Say where the consent comes from."
-    if status == ConsentStatus.OPTED_IN and _is_unsubscribed(current) and not proof.strip():
-        errors["proof"] = "This lead unsubscribed: record the proof of their new consent."
-    if errors:
-        raise ValidationError(errors)
-    event = _consent_event(
-        current,
-        actor,
-        status,
-        channel,
-        occurred_at or timezone.now(),
-        type=type,
-        source=source.strip()[:200],
-        proof=proof.strip(),
-        gdpr_basis=gdpr_basis,
-        country=country_normalize(country) if country else "",
-        ip_address=ip_address or None,
-        user_agent=(user_agent or "")[:400],
-    )
-    fields = [*CONSENT_FIELDS, "version", "updated_at"]
-    if status == ConsentStatus.OPTED_IN and current.email_status == EmailStatus.UNSUBSCRIBED:
-        current.email_status = EmailStatus.ACTIVE
-        fields.append("email_status")
-    before = current.version
-    current.version += 1
-    current.updated_at = timezone.now()
-    current.save(update_fields=fields)
-    audit_record(
-        actor=actor,
-        workspace=current.workspace,
-        action="lead.consent",
-        obj=current,
-        changes={
-            "consent_status": [event.status_before, status],
-            "source": event.source,
-            "channel": channel,
-            "version": [before, current.version],
-        },
-    )
-    _copy_to(lead, current, [*fields])
-    return event
-
-
-def _copy_to(target: Lead, source: Lead, fields: Iterable[str]) -> None:
-    for name in fields:
-        setattr(target, name, getattr(source, name))
-
-
-@transaction.atomic
-def lead_unsubscribe(
-    *,
-    lead: Lead,
-    actor: User | None,
-    channel: str,
-    source: str = "",
-    ip_address: str | None = None,
-    user_agent: str = "",
-    occurred_at: datetime | None = None,
-) -> Lead:
-    """PRODUCT 2 "Unsubscribing": opt-out event, email status Unsubscribed, and status
-    Unsubscribed unless the lead is Converted (a customer stays a customer)."""
-    current = Lead.objects.select_for_update().get(pk=lead.pk)
-    occurred_at = occurred_at or timezone.now()
-    already = (
-        current.email_status == EmailStatus.UNSUBSCRIBED
-        and current.consent_status == ConsentStatus.OPTED_OUT
-        and current.status in (LeadStatus.UNSUBSCRIBED, LeadStatus.CONVERTED)
-    )
-    if already:
-        _copy_to(lead, current, [f.attname for f in Lead._meta.concrete_fields])
-        return lead
-    _consent_event(
-        current,
-        actor,
-        ConsentStatus.OPTED_OUT,
-        channel,
-        occurred_at,
-        type=current.consent_type,
-        source=(source or Channel(channel).label)[:200],
-        gdpr_basis=current.gdpr_basis,
-        country=current.consent_country,
-        ip_address=ip_address or None,
-        user_agent=(user_agent or "")[:400],
-    )
-    old_status, old_email_status = current.status, current.email_status
-    current.email_status = EmailStatus.UNSUBSCRIBED
-    if current.status != LeadStatus.CONVERTED:
-        current.status = LeadStatus.UNSUBSCRIBED
-    before = current.version
-    current.version += 1
-    current.updated_at = timezone.now()
-    current.save()
-    audit_record(
-        actor=actor,
-        workspace=current.workspace,
-        action="lead.unsubscribe",
-        obj=current,
-        changes={
-            "status": [old_status, current.status],
-            "email_status": [old_email_status, EmailStatus.UNSUBSCRIBED],
-            "channel": channel,
-            "version": [before, current.version],
-        },
-    )
-    activity_record(
-        lead=current,
-        type=ActivityType.UNSUBSCRIBED,
-        actor=actor,
-        occurred_at=occurred_at,
-        source=channel,
-        subject=f"Unsubscribed ({Channel(channel).label})",
-    )
-    if old_status != current.status:
-        _status_activity(current, actor, old_status, current.status, channel)
-    _copy_to(lead, current, [f.attname for f in Lead._meta.concrete_fields])
-    return lead
-
-
-@transaction.atomic
-def leads_unsubscribe(
-    *,
-    workspace: Workspace,
-    actor: User | None,
-    leads: QuerySet[Lead],
-    channel: str,
-    source: str = "",
-) -> int:
-    """lead_unsubscribe() for many leads, set-based; returns how many were unsubscribed."""
-    pending = (
-        leads.filter(workspace=workspace, deleted_at__isnull=True)
-        .exclude(
-            email_status=EmailStatus.UNSUBSCRIBED,
-            consent_status=ConsentStatus.OPTED_OUT,
-            status__in=[LeadStatus.UNSUBSCRIBED, LeadStatus.CONVERTED],
-        )
-        .order_by()
-    )
-    ids = list(pending.values_list("pk", flat=True))
-    if not ids:
-        return 0
-    now = timezone.now()
-    source = (source or Channel(channel).label)[:200]
-    actor_id = actor.pk if actor else None
-    lead_table, event_table = Lead._meta.db_table, ConsentEvent._meta.db_table
-    for chunk in _chunks(ids):
-        placeholders = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {event_table}
-                    (workspace_id, lead_id, occurred_at, actor_id, channel, status_before, status,
-                     type, source, proof, gdpr_basis, country, ip_address, user_agent)
-                SELECT workspace_id, id, %s, %s, %s, consent_status, %s,
-                       consent_type, %s, '', gdpr_basis, consent_country, NULL, ''
-                FROM {lead_table} WHERE id IN ({placeholders})
-                """,
-                [now, actor_id, channel, ConsentStatus.OPTED_OUT, source, *chunk],
-            )
-        changing = list(
-            Lead.objects.filter(pk__in=chunk)
-            .exclude(status__in=[LeadStatus.UNSUBSCRIBED, LeadStatus.CONVERTED])
-            .values_list("pk", flat=True)
-        )
-        if changing:
-            _insert_activities_select(
-                changing,
-                type=ActivityType.STATUS_CHANGED,
-                at=now,
-                actor=actor,
-                source=channel,
-                subject=f"Status set to {LeadStatus.UNSUBSCRIBED.label}",
-                data_sql=_status_data_sql(LeadStatus.UNSUBSCRIBED),
-            )
-        _insert_activities_select(
-            chunk,
-            type=ActivityType.UNSUBSCRIBED,
-            at=now,
-            actor=actor,
-            source=channel,
-            subject=f"Unsubscribed ({Channel(channel).label})",
-            data_sql="'{}'",
-        )
-        Lead.objects.filter(pk__in=chunk).exclude(status=LeadStatus.CONVERTED).update(
-            status=LeadStatus.UNSUBSCRIBED
-        )
-        Lead.objects.filter(pk__in=chunk).update(
-            email_status=EmailStatus.UNSUBSCRIBED,
-            consent_status=ConsentStatus.OPTED_OUT,
-            consent_captured_at=now,
-            consent_source=source,
-            consent_proof="",
-            version=F("version") + 1,
-            updated_at=now,
-            last_activity_at=now,
-        )
-    scoring.leads_rescore(workspace=workspace, lead_ids=ids)
-    audit_record(
-        actor=actor,
-        workspace=workspace,
-        action="lead.bulk_unsubscribe",
-        object_repr=f"{len(ids)} leads",
-        changes={"channel": channel, "count": len(ids), "lead_ids": ids[:1000]},
-    )
-    return len(ids)
-
-
-# Suppression -----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def suppression_add(
-    *, workspace: Workspace, email: str, reason: str, actor: User | None
-) -> SuppressedEmail:
-    """Remember an address (as an HMAC, never in clear) that must not be re-created or mailed."""
-    if reason not in SuppressionReason.values:
-        raise ValidationError(f"Unknown suppression reason {reason!r}.")
-    email_hash = suppression_hash(email)
-    entry, created = SuppressedEmail.objects.get_or_create(
-        workspace=workspace,
-        email_hash=email_hash,
-        defaults={"reason": reason, "created_by": actor},
-    )
-    if created:
-        audit_record(
-            actor=actor,
-            workspace=workspace,
-            action="suppression.add",
-            obj=entry,
-            object_repr=f"hash {email_hash[:12]}…",
-            changes={"reason": reason},
-        )
-    return entry
-
-
-@transaction.atomic
-def suppression_remove(*, entry: SuppressedEmail, actor: User | None) -> None:
-    audit_record(
-        actor=actor,
-        workspace=entry.workspace,
-        action="suppression.remove",
-        obj=entry,
-        object_repr=f"hash {entry.email_hash[:12]}…",
-    )
-    entry.delete()

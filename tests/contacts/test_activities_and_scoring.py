@@ -9,9 +9,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contacts.activities import activities_record, activity_record
 from contacts.models import Activity, ActivityType, Lead, Tier
 from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
-from contacts.services import activities_record, activity_record
 from tests.contacts.factories import LeadFactory, ScoringRuleFactory
 
 PRICING_URL = "https://acme.test/pricing"

@@ -6,6 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from contacts.activities import activity_record
+from contacts.consent import consent_record, leads_unsubscribe
 from contacts.models import (
     Activity,
     ActivityType,
@@ -18,12 +20,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.scoring import scoring_rules_ensure_defaults
-from contacts.services import (
-    activity_record,
-    consent_record,
-    leads_bulk_update,
-    leads_unsubscribe,
-)
+from contacts.services import leads_bulk_update
 from leadcrm.models import AuditLog
 from tests.contacts.factories import CustomFieldFactory, LeadFactory, TagFactory
 

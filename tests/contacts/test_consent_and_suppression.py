@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts import erasure
+from contacts.consent import consent_record, suppression_add
 from contacts.models import (
     Activity,
     ActivityType,
@@ -20,7 +21,7 @@ from contacts.models import (
     SuppressionReason,
 )
 from contacts.queries import suppressed_emails, suppression_check, suppression_hash
-from contacts.services import consent_record, lead_create, suppression_add
+from contacts.services import lead_create
 from leadcrm.models import AuditLog, User
 from tests.contacts.factories import ConsentEventFactory, LeadFactory, SuppressedEmailFactory
 

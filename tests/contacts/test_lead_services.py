@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts.consent import consent_record, suppression_add
 from contacts.models import (
     Activity,
     ActivityType,
@@ -22,14 +23,12 @@ from contacts.models import (
 from contacts.queries import leads_for, trash_for
 from contacts.services import (
     LeadChanged,
-    consent_record,
     lead_create,
     lead_delete,
     lead_restore,
     lead_update,
     leads_purge_trash,
     leads_reassign,
-    suppression_add,
     tags_for_names,
 )
 from leadcrm.models import AuditLog

@@ -23,6 +23,7 @@ from contacts.models import (
 )
 from contacts.normalize import email_domain, search_text_for
 from contacts.queries import suppression_hash
+from segments.models import Segment, SegmentKind, SegmentMembership, SegmentState
 from tests.factories import WorkspaceFactory
 
 
@@ -112,3 +113,21 @@ class SuppressedEmailFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"suppressed{n}@prospect.test")
     email_hash = factory.LazyAttribute(lambda o: suppression_hash(o.email))
     reason = SuppressionReason.MANUAL
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    kind = SegmentKind.STATIC
+    state = SegmentState.ACTIVE
+
+
+class SegmentMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SegmentMembership
+
+    segment = factory.SubFactory(SegmentFactory)
+    lead = factory.SubFactory(LeadFactory, workspace=factory.SelfAttribute("..segment.workspace"))

@@ -102,3 +102,12 @@ def test_lead_timeline_without_types_lists_every_type(ws):
     ActivityFactory(lead=lead, type=ActivityType.NOTE)
 
     assert lead_timeline(lead, types=[]).count() == 2
+
+
+def test_a_static_segment_membership_ties_a_lead_of_the_segments_workspace(db):
+    from tests.contacts.factories import SegmentMembershipFactory
+
+    membership = SegmentMembershipFactory()
+
+    assert membership.lead.workspace_id == membership.segment.workspace_id
+    assert list(membership.lead.segment_memberships.all()) == [membership]

@@ -8,7 +8,7 @@ PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 export DJANGO_SETTINGS_MODULE := leadcrm.settings
 
-.PHONY: run test lint format migrate demo worker chromium clean
+.PHONY: run test lint format migrate demo worker chromium bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ chromium:
 # With DATABASE_URL=postgres://… the suite runs on PostgreSQL, else on SQLite.
 test: $(VENV)/.requirements-dev chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks on PostgreSQL (DATABASE_URL), BENCH_LEADS leads (default 1,000,000, generated once).
+bench: $(VENV)/.requirements
+	@test -n "$$DATABASE_URL" || (echo "make bench needs DATABASE_URL=postgres://…"; exit 1)
+	$(PY) bench/run.py
 
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils.timezone import now
 
 from contacts.models import CustomField, CustomFieldType, Lead
@@ -43,15 +43,19 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0"})
 # Reads -------------------------------------------------------------------------------------
 
 
-def leads_with_attribute_value(workspace: Workspace | int, key: str, value: Any):
-    """Live leads whose custom field `key` holds `value` (a cleaned value)."""
-    leads = Lead.objects.for_workspace(workspace).alive()
+def attribute_equals(key: str, value: Any) -> Q:
+    """A condition: custom field `key` holds `value` (a cleaned value)."""
     if connection.vendor == "postgresql":
         # Compiles to `attributes @> '{"key": value}'`, which the GIN index serves.
-        return leads.filter(attributes__contains={key: value})
+        return Q(attributes__contains={key: value})
     # SQLite has no JSON containment; a key lookup (json_extract) does the same job there.
     # The trailing __exact keeps a key named like a lookup ("contains") a key.
-    return leads.filter(**{f"attributes__{key}__exact": value})
+    return Q(**{f"attributes__{key}__exact": value})
+
+
+def leads_with_attribute_value(workspace: Workspace | int, key: str, value: Any):
+    """Live leads whose custom field `key` holds `value` (a cleaned value)."""
+    return Lead.objects.for_workspace(workspace).alive().filter(attribute_equals(key, value))
 
 
 # Definitions -------------------------------------------------------------------------------

@@ -291,6 +291,14 @@ class Lead(models.Model):
                 name="lead_ws_name",
             ),
             models.Index(
+                fields=["workspace", "email", "id"], condition=ALIVE, name="lead_ws_email_sort"
+            ),
+            models.Index(
+                fields=["workspace", "-last_contacted_at"],
+                condition=ALIVE,
+                name="lead_ws_last_contacted",
+            ),
+            models.Index(
                 fields=["workspace", "-deleted_at"],
                 condition=Q(deleted_at__isnull=False),
                 name="lead_ws_trash",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
@@ -254,7 +254,13 @@ def lead_create(
         lead.email_status = EmailStatus.ACTIVE
     lead.search_text = _search_text(lead)
     lead.full_clean(exclude=["workspace", "owner", "company"], validate_constraints=False)
-    lead.save()
+    try:
+        with transaction.atomic():  # a savepoint: the race below leaves the outer one usable
+            lead.save()
+    except IntegrityError:
+        # Someone saved the same email between our check and this insert.
+        _email_conflict(workspace, lead.email)
+        raise
     if tags:
         lead.tags.set(tags_for_names(workspace=workspace, names=tags))
     audit_record(
@@ -370,7 +376,12 @@ def lead_update(
         if "domain" not in cleaned and "email" in changes and not current.domain:
             current.domain = email_domain(current.email)
         current.full_clean(exclude=["workspace", "owner", "company"], validate_constraints=False)
-        current.save()
+        try:
+            with transaction.atomic():
+                current.save()
+        except IntegrityError:
+            _email_conflict(workspace, current.email, exclude_pk=current.pk)
+            raise
         audit_record(
             actor=actor, workspace=workspace, action="lead.update", obj=current, changes=changes
         )

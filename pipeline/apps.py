@@ -4,3 +4,19 @@ from django.apps import AppConfig
 class PipelineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "pipeline"
+
+    def ready(self) -> None:
+        from leadcrm.navigation import PIPELINE_MENU, NavItem
+
+        items = [
+            NavItem(
+                "Leads",
+                "pipeline:lead-list",
+                ("leadcrm.view_leads",),
+                "people",
+                "Every lead of the workspace: filter, search, update in bulk, export.",
+            ),
+        ]
+        for item in items:
+            if item not in PIPELINE_MENU:  # ready() may run twice in some test runners
+                PIPELINE_MENU.append(item)

@@ -8,7 +8,7 @@ register = template.Library()
 def bootstrap(field: BoundField) -> str:
     """Render a form field's widget with Bootstrap 5 classes, marked invalid when it has errors."""
     widget = field.field.widget
-    if isinstance(widget, CheckboxInput):
+    if isinstance(widget, (CheckboxInput, RadioSelect)):  # also CheckboxSelectMultiple
         css = "form-check-input"
     elif isinstance(widget, (Select, SelectMultiple)) and not isinstance(widget, RadioSelect):
         css = "form-select"
@@ -17,3 +17,9 @@ def bootstrap(field: BoundField) -> str:
     if field.errors:
         css += " is-invalid"
     return field.as_widget(attrs={"class": css})
+
+
+@register.filter
+def page_numbers(paginator, number: int) -> list[int | None]:
+    """Page numbers around the current one, from a BoundedPaginator (None marks a gap)."""
+    return paginator.page_range_around(number)

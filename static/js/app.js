@@ -39,10 +39,23 @@
   });
 
   document.body.addEventListener("htmx:responseError", (event) => {
+    const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (source && source.closest("[data-swap-errors]") && [400, 409].includes(event.detail.xhr.status)) return;
     const xhr = event.detail.xhr;
     const type = xhr.getResponseHeader("Content-Type") || "";
     const text = type.startsWith("text/plain") && xhr.responseText ? xhr.responseText : STATUS_TEXT[xhr.status] || "Request failed (" + xhr.status + ").";
     showToast(text, "danger");
+  });
+
+  // A form marked data-swap-errors answers 400 (invalid) or 409 (changed meanwhile) with itself
+  // and its errors: swap that in instead of the generic toast (htmx does not swap 4xx itself).
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const status = event.detail.xhr.status;
+    if ((status === 400 || status === 409) && source && source.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
   });
 
   document.body.addEventListener("htmx:sendError", () => {

@@ -691,3 +691,29 @@ def test_tags_for_names_refuses_a_tag_object_of_another_workspace(ws, other_ws):
 
     with pytest.raises(ValidationError):
         tags_for_names(workspace=ws, names=[theirs])
+
+
+def test_a_duplicate_saved_meanwhile_is_reported_as_a_duplicate_not_a_crash(ws, monkeypatch):
+    from contacts import services
+
+    lead_create(workspace=ws, actor=None, email="race@example.test")
+    # Simulate the other request winning between our duplicate check and our insert.
+    monkeypatch.setattr(services, "_email_conflict", _conflict_only_after_insert())
+
+    with pytest.raises(ValidationError) as error:
+        lead_create(workspace=ws, actor=None, email="RACE@example.test")
+
+    assert error.value.error_dict["email"][0].code == "duplicate"
+
+
+def _conflict_only_after_insert():
+    from contacts import services
+
+    real, calls = services._email_conflict, []
+
+    def check(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            real(*args, **kwargs)
+
+    return check

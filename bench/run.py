@@ -1,0 +1,231 @@
+"""`make bench`: the leads list at BENCH_LEADS leads on PostgreSQL, against raw-SQL floors.
+
+Prints two lines per page (PRODUCT 13):
+    bench <name> value=<ms> unit=ms floor=<ms> ratio=<value/floor>
+    bench <name>_sql value=<ms> unit=ms floor=<ms> ratio=<value/floor>
+The first value is the whole request through Django's test client (middleware, permission
+checks, queries, template rendering); the second is the time of the SQL that request runs.
+The floor is the best hand-written SQL for the same rows (page and bounded count), run on
+the same tables in the same process. Targets: request ≤ 150 ms, SQL ≤ 3 × floor.
+Data is generated once into workspace "bench" and reused by later runs (generate_leads;
+delete the workspace to start over).
+"""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
+# Measure what production runs: DEBUG off (cached templates, no query log, manifest statics).
+for name, value in {
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdefghij",
+    "SUPPRESSION_KEY": "bench-only-suppression-key",
+    "ALLOWED_HOSTS": "testserver",
+    "SECURE_SSL_REDIRECT": "0",
+}.items():
+    os.environ.setdefault(name, value)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from contacts.models import Lead  # noqa: E402
+from leadcrm.middleware import SESSION_KEY  # noqa: E402
+from leadcrm.models import Membership, User, Workspace  # noqa: E402
+from leadcrm.roles import OWNER, ensure_default_roles  # noqa: E402
+
+LEADS = int(os.environ.get("BENCH_LEADS", "1000000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+LIVE = "workspace_id = %(ws)s AND deleted_at IS NULL"
+COLUMNS = "l.id, l.first_name, l.last_name, l.email, l.status, l.score, l.tier, l.last_activity_at"
+SAAS = LIVE + ' AND attributes @> \'{"industry": "SaaS"}\''
+BOUNDED_COUNT = "SELECT COUNT(*) FROM (SELECT 1 FROM contacts_lead WHERE {where} LIMIT 10001) s"
+
+
+def p50(fn) -> float:
+    fn()
+    fn()  # warm caches and the plan
+    timings = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def sql_p50(request) -> float:
+    """The time the page's own queries take (all of them, as the database reports to us)."""
+    totals = []
+    for _ in range(RUNS):
+        with CaptureQueriesContext(connection) as queries:
+            request()
+        totals.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+    return statistics.median(totals)
+
+
+def sql_runner(statements: list[tuple[str, dict]]):
+    def run():
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+
+    return run
+
+
+def page_sql(where: str, order: str, offset: int = 0) -> str:
+    return (
+        f"SELECT {COLUMNS}, c.name, u.email FROM contacts_lead l "
+        "LEFT JOIN contacts_company c ON c.id = l.company_id "
+        "LEFT JOIN leadcrm_user u ON u.id = l.owner_id "
+        f"WHERE l.{where.replace('AND deleted_at', 'AND l.deleted_at')} "
+        f"ORDER BY {order} LIMIT 50 OFFSET {offset}"
+    )
+
+
+def setup() -> tuple[Workspace, User]:
+    if connection.vendor != "postgresql":
+        sys.exit("make bench needs DATABASE_URL=postgres://… (the targets are for PostgreSQL).")
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    ensure_default_roles()
+    workspace, _ = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    user, created = User.objects.get_or_create(email="bench-owner@bench.test")
+    if created:
+        user.set_password("bench")
+        user.save()
+    from django.contrib.auth.models import Group
+
+    Membership.objects.get_or_create(
+        user=user, workspace=workspace, defaults={"role": Group.objects.get(name=OWNER)}
+    )
+    have = Lead.objects.filter(workspace=workspace).count()
+    if have < LEADS:
+        print(f"Generating {LEADS - have:,} leads into workspace 'bench' (once)…", flush=True)
+        call_command("generate_leads", workspace="bench", count=LEADS - have)
+    return workspace, user
+
+
+def main() -> None:
+    workspace, user = setup()
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[SESSION_KEY] = workspace.pk
+    session.save()
+    ws = {"ws": workspace.pk}
+    surname = (
+        Lead.objects.filter(workspace=workspace)
+        .values_list("last_name", flat=True)
+        .order_by("-id")
+        .first()
+    )
+    rare = f"{surname}zq"  # a surname no one has: the worst case for a trigram search
+    term = rare.casefold()
+
+    cases = [
+        (
+            "list_default",
+            "/pipeline/leads/?view=all",
+            [
+                (page_sql(LIVE, "l.created_at DESC, l.id DESC"), ws),
+                (BOUNDED_COUNT.format(where=LIVE), ws),
+            ],
+        ),
+        (
+            "list_status_score",
+            "/pipeline/leads/?status=qualified&sort=-score",
+            [
+                (page_sql(LIVE + " AND status = 'qualified'", "l.score DESC, l.id DESC"), ws),
+                (BOUNDED_COUNT.format(where=LIVE + " AND status = 'qualified'"), ws),
+            ],
+        ),
+        (
+            "list_search_rare_surname",
+            f"/pipeline/leads/?q={rare}",
+            [
+                (
+                    page_sql(LIVE + " AND search_text LIKE %(t)s", "l.created_at DESC, l.id DESC"),
+                    {**ws, "t": f"%{term}%"},
+                ),
+                (
+                    BOUNDED_COUNT.format(where=LIVE + " AND search_text LIKE %(t)s"),
+                    {**ws, "t": f"%{term}%"},
+                ),
+            ],
+        ),
+        (
+            "list_search_surname",
+            f"/pipeline/leads/?q={surname}",
+            [
+                (
+                    page_sql(LIVE + " AND search_text LIKE %(t)s", "l.created_at DESC, l.id DESC"),
+                    {**ws, "t": f"%{surname.casefold()}%"},
+                ),
+                (
+                    BOUNDED_COUNT.format(where=LIVE + " AND search_text LIKE %(t)s"),
+                    {**ws, "t": f"%{surname.casefold()}%"},
+                ),
+            ],
+        ),
+        (
+            "list_custom_field",
+            "/pipeline/leads/?cf_industry=SaaS",
+            [
+                (
+                    page_sql(SAAS, "l.created_at DESC, l.id DESC"),
+                    ws,
+                ),
+                (
+                    BOUNDED_COUNT.format(where=SAAS),
+                    ws,
+                ),
+            ],
+        ),
+        (
+            "list_page_200",
+            "/pipeline/leads/?view=all&page=200",
+            [
+                (page_sql(LIVE, "l.created_at DESC, l.id DESC", offset=199 * 50), ws),
+                (BOUNDED_COUNT.format(where=LIVE), ws),
+            ],
+        ),
+        (
+            "list_htmx_partial",
+            "/pipeline/leads/?status=new&sort=-score&page=2",
+            [
+                (page_sql(LIVE + " AND status = 'new'", "l.score DESC, l.id DESC", offset=50), ws),
+                (BOUNDED_COUNT.format(where=LIVE + " AND status = 'new'"), ws),
+            ],
+        ),
+    ]
+    print(f"# {Lead.objects.filter(workspace=workspace).count():,} leads, p50 of {RUNS} runs")
+    for name, url, statements in cases:
+        headers = {"HX-Request": "true"} if name.endswith("partial") else {}
+
+        def request(url=url, headers=headers):
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200, (url, response.status_code)
+
+        value = p50(request)
+        sql = sql_p50(request)
+        floor = p50(sql_runner(statements))
+        for label, measured in ((name, value), (f"{name}_sql", sql)):
+            print(
+                f"bench {label} value={measured:.1f} unit=ms floor={floor:.1f} "
+                f"ratio={measured / floor:.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""Pipeline → a lead's page (PRODUCT L7) and a company's page (L9).
+
+The lead page runs a constant number of queries whatever the lead holds: every list on it
+(timeline, consent ledger, segments, score breakdown) is paginated or bounded.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+import pycountry
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch
+from django.db.models.functions import Lower
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import formats
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import (
+    HttpResponseClientRefresh,
+    push_url,
+    reswap,
+    retarget,
+    trigger_client_event,
+)
+from django_tables2 import RequestConfig
+
+from contacts import scoring
+from contacts.activities import activity_record
+from contacts.consent import consent_record
+from contacts.models import (
+    Activity,
+    ActivityType,
+    Channel,
+    Company,
+    ConsentStatus,
+    CustomField,
+    CustomFieldType,
+    EmailStatus,
+    Lead,
+    ScoringRule,
+    Tag,
+)
+from contacts.queries import lead_timeline, leads_for
+from contacts.tables import lead_table
+from leadcrm.pagination import BoundedPaginator
+from leadcrm.permissions import member_can, require_perm
+from leadcrm.views import get_scoped_or_404
+from pipeline.forms import LOGGABLE_TYPES, ActivityLogForm, ConsentForm, errors_add
+from segments.models import SegmentMembership
+
+DETAIL = "pipeline/lead_detail.html"
+TIMELINE_PAGE_SIZE = 20
+BREAKDOWN_LIMIT = 200  # scored activities broken down on the page; older ones still count
+LEDGER_LIMIT = 50
+SEGMENT_LIMIT = 100
+COMPANY_PAGE_SIZE = 50
+COMPANY_COLUMNS = ["name", "email", "job_title", "status", "owner", "score"]
+
+EMAIL_STATUS_BADGES = {
+    EmailStatus.ACTIVE: "text-bg-success",
+    EmailStatus.INACTIVE: "text-bg-secondary",
+    EmailStatus.BOUNCED: "text-bg-danger",
+    EmailStatus.UNSUBSCRIBED: "text-bg-dark",
+}
+ACTIVITY_ICONS = {
+    ActivityType.EMAIL_SENT: "send",
+    ActivityType.EMAIL_OPENED: "envelope-open",
+    ActivityType.EMAIL_CLICKED: "cursor",
+    ActivityType.EMAIL_REPLIED: "reply",
+    ActivityType.EMAIL_BOUNCED: "envelope-x",
+    ActivityType.PAGE_VISITED: "globe",
+    ActivityType.CALL: "telephone",
+    ActivityType.MEETING: "people",
+    ActivityType.NOTE: "sticky",
+    ActivityType.FORM_SUBMIT: "ui-checks",
+    ActivityType.DEAL_CREATED: "briefcase",
+    ActivityType.DEAL_WON: "trophy",
+    ActivityType.DEAL_LOST: "x-octagon",
+    ActivityType.STATUS_CHANGED: "arrow-left-right",
+    ActivityType.UNSUBSCRIBED: "slash-circle",
+    ActivityType.IMPORTED: "upload",
+    ActivityType.MERGED: "intersect",
+}
+
+
+# Reads -------------------------------------------------------------------------------------
+
+
+def _lead(request: HttpRequest, pk: int) -> Lead:
+    """A live lead of the current workspace; trashed or another workspace's is a 404."""
+    return get_scoped_or_404(request, leads_for(request.workspace), pk=pk)
+
+
+def _lead_for_page(request: HttpRequest, pk: int) -> Lead:
+    tags = Prefetch("tags", queryset=Tag.objects.order_by(Lower("name")))
+    leads = leads_for(request.workspace).select_related("company", "owner").prefetch_related(tags)
+    return get_scoped_or_404(request, leads, pk=pk)
+
+
+def lead_url(lead: Lead) -> str:
+    return reverse("pipeline:lead-detail", args=[lead.pk])
+
+
+def _safe_href(url: str) -> str:
+    """Only web links become hrefs: imported data may hold anything (javascript:, say)."""
+    return url if url.lower().startswith(("https://", "http://")) else ""
+
+
+def _country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code) if code else None
+    return getattr(country, "common_name", None) or getattr(country, "name", code)
+
+
+def _custom_value(field: CustomField, value) -> str:
+    """A stored custom field value as a person reads it ("" when there is none)."""
+    if value is None or value == "":
+        return ""
+    if field.type == CustomFieldType.BOOLEAN:
+        return "Yes" if value else "No"
+    if field.type == CustomFieldType.NUMBER and isinstance(value, (int, float)):
+        return formats.number_format(value, force_grouping=True)
+    if field.type == CustomFieldType.DATE:
+        try:
+            return formats.date_format(date.fromisoformat(str(value)))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+def _custom_fields(lead: Lead) -> list[tuple[CustomField, str]]:
+    fields = CustomField.objects.for_workspace(lead.workspace_id).active()
+    return [(field, _custom_value(field, lead.attributes.get(field.key))) for field in fields]
+
+
+@dataclass
+class ScoreLine:
+    rule: ScoringRule
+    activities: int = 0
+    points: int = 0
+
+
+def _score_breakdown(lead: Lead) -> dict:
+    """Points per rule from the activities after the latest reset (PRODUCT A3), read from
+    the newest BREAKDOWN_LIMIT activities of a scored type."""
+    rules = scoring.rules_for(lead.workspace_id)
+    if not rules:
+        return {"has_rules": False}
+    scored = lead_timeline(lead, types={rule.activity_type for rule in rules})
+    recent = list(
+        scored.select_related(None).only("type", "url", "occurred_at")[: BREAKDOWN_LIMIT + 1]
+    )
+    counted, reset = [], None
+    for activity in recent[:BREAKDOWN_LIMIT]:  # newest first: stop at the latest reset
+        if scoring.activity_effect(rules, activity)[1]:
+            reset = activity
+            break
+        counted.append(activity)
+    if reset is not None:  # as the recompute does: only what happened strictly after it
+        counted = [a for a in counted if a.occurred_at > reset.occurred_at]
+    lines = [ScoreLine(rule) for rule in rules]
+    for activity in counted:
+        for line in lines:
+            points = scoring.activity_effect([line.rule], activity)[0]
+            if points:
+                line.activities += 1
+                line.points += points
+    lines = [line for line in lines if line.activities]
+    total = sum(line.points for line in lines)
+    cut = reset is None and len(recent) > BREAKDOWN_LIMIT
+    return {
+        "has_rules": True,
+        "lines": lines,
+        "total": total,
+        "reset": reset,
+        "cut": cut,
+        "limit": BREAKDOWN_LIMIT,
+    }
+
+
+def _timeline(lead: Lead, params: QueryDict) -> dict:
+    """One page of the lead's activities, filtered by the URL's ?type= and ?tpage=."""
+    types = [t for t in params.getlist("type") if t in ActivityType.values]
+    paginator = Paginator(lead_timeline(lead, types=types), TIMELINE_PAGE_SIZE)
+    page: Page = paginator.get_page(params.get("tpage"))
+    page.object_list = list(page.object_list)
+    for activity in page.object_list:
+        activity.icon = ACTIVITY_ICONS.get(activity.type, "dot")
+        activity.href = _safe_href(activity.url)
+    return {
+        "lead": lead,
+        "timeline": page,
+        "timeline_types": types,
+        "timeline_query": urlencode([("type", t) for t in types]),
+        "activity_types": ActivityType.choices,
+    }
+
+
+def _segments(lead: Lead) -> list[SegmentMembership]:
+    memberships = SegmentMembership.objects.filter(
+        lead=lead, segment__workspace=lead.workspace_id
+    ).select_related("segment")
+    return list(memberships.order_by(Lower("segment__name"), "segment_id")[: SEGMENT_LIMIT + 1])
+
+
+def _ledger(lead: Lead) -> list:
+    events = lead.consent_events.select_related("actor").order_by("-occurred_at", "-id")
+    return list(events[: LEDGER_LIMIT + 1])
+
+
+def _allowed(request: HttpRequest, lead: Lead) -> dict[str, bool]:
+    membership = request.membership
+    return {
+        "edit": member_can(membership, "leadcrm.change_lead", lead),
+        "delete": member_can(membership, "leadcrm.delete_lead", lead),
+        "log": member_can(membership, "leadcrm.log_activity", lead),
+        "consent": member_can(membership, "leadcrm.change_consent", lead),
+    }
+
+
+def _log_form(request: HttpRequest) -> ActivityLogForm:
+    wanted = request.GET.get("log", "")
+    return ActivityLogForm(initial={"type": wanted} if wanted in LOGGABLE_TYPES else None)
+
+
+def _consent_form(lead: Lead) -> ConsentForm:
+    current = {
+        "status": lead.consent_status,
+        "type": lead.consent_type,
+        "gdpr_basis": lead.gdpr_basis,
+        "country": lead.consent_country,
+    }
+    return ConsentForm(initial=current)
+
+
+def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> HttpResponse:
+    segments, ledger = _segments(lead), _ledger(lead)
+    context = {
+        **_timeline(lead, request.GET),
+        "allowed": _allowed(request, lead),
+        "email_status_badge": EMAIL_STATUS_BADGES.get(lead.email_status, "text-bg-secondary"),
+        "country_name": _country_name(lead.country),
+        "consent_country_name": _country_name(lead.consent_country),
+        "linkedin_href": _safe_href(lead.linkedin_url),
+        "custom_fields": _custom_fields(lead),
+        "score": _score_breakdown(lead),
+        "segments": segments[:SEGMENT_LIMIT],
+        "segments_cut": len(segments) > SEGMENT_LIMIT,
+        "ledger": ledger[:LEDGER_LIMIT],
+        "ledger_cut": len(ledger) > LEDGER_LIMIT,
+        "log_form": forms.get("log_form") or _log_form(request),
+        "consent_form": forms.get("consent_form") or _consent_form(lead),
+    }
+    return render(request, DETAIL, context, status=status)
+
+
+# Views -------------------------------------------------------------------------------------
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@require_perm("leadcrm.view_leads")
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.htmx and request.htmx.target == "timeline":  # its type filter and its pages
+        return render(request, f"{DETAIL}#timeline", _timeline(_lead(request, pk), request.GET))
+    return _lead_page(request, _lead_for_page(request, pk))
+
+
+@require_POST
+@require_perm("leadcrm.log_activity")
+def lead_activity_create(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead(request, pk)
+    form = ActivityLogForm(request.POST)
+    if not form.is_valid():
+        return _log_form_invalid(request, lead, form)
+    try:
+        activity = activity_record(
+            lead=lead, actor=request.user, source=Channel.MANUAL, **form.cleaned_data
+        )
+    except ValidationError as error:
+        errors_add(form, error)
+        return _log_form_invalid(request, lead, form)
+    messages.success(request, f"{activity.get_type_display()} logged.")
+    if not request.htmx:
+        return redirect(lead_url(lead))
+    return _activity_logged(request, lead, activity)
+
+
+def _log_form_invalid(request: HttpRequest, lead: Lead, form: ActivityLogForm) -> HttpResponse:
+    if not request.htmx:
+        return _lead_page(request, _lead_for_page(request, lead.pk), status=400, log_form=form)
+    response = render(
+        request, f"{DETAIL}#log-activity", {"lead": lead, "log_form": form}, status=400
+    )
+    return reswap(retarget(response, "#log-activity"), "outerHTML")
+
+
+def _activity_logged(request: HttpRequest, lead: Lead, activity: Activity) -> HttpResponse:
+    """The refreshed timeline (all types, first page), a blank form and the new score."""
+    # The new entry is on the first page of the unfiltered timeline.
+    context = {**_timeline(lead, QueryDict()), "log_form": ActivityLogForm(), "oob": True}
+    context["score"] = _score_breakdown(lead)
+    response = render(request, f"{DETAIL}#activity-logged", context)
+    push_url(response, lead_url(lead))
+    return trigger_client_event(response, "lead-updated", {"id": lead.pk, "activity": activity.pk})
+
+
+@require_POST
+@require_perm("leadcrm.change_consent")
+def lead_consent_change(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead(request, pk)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        return _consent_form_invalid(request, lead, form)
+    try:
+        event = consent_record(
+            lead=lead,
+            actor=request.user,
+            channel=Channel.MANUAL,
+            ip_address=request.META.get("REMOTE_ADDR"),
+            user_agent=request.headers.get("User-Agent", ""),
+            **form.cleaned_data,
+        )
+    except ValidationError as error:
+        errors_add(form, error)
+        return _consent_form_invalid(request, lead, form)
+    messages.success(request, _consent_message(event.status))
+    if request.htmx:  # status, email status and timeline may have changed too: reload
+        return HttpResponseClientRefresh()
+    return redirect(lead_url(lead) + "#consent")
+
+
+def _consent_message(status: str) -> str:
+    if status == ConsentStatus.OPTED_OUT:
+        return "Consent recorded: Opted Out. The lead is unsubscribed from email."
+    return f"Consent recorded: {ConsentStatus(status).label}."
+
+
+def _consent_form_invalid(request: HttpRequest, lead: Lead, form: ConsentForm) -> HttpResponse:
+    lead = _lead_for_page(request, lead.pk)  # as stored: the failed change altered nothing
+    if not request.htmx:
+        return _lead_page(request, lead, status=400, consent_form=form)
+    context = {
+        "lead": lead,
+        "consent_form": form,
+        "allowed": _allowed(request, lead),
+        "ledger": _ledger(lead)[:LEDGER_LIMIT],
+        "consent_country_name": _country_name(lead.consent_country),
+    }
+    return render(request, f"{DETAIL}#consent", context, status=400)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@require_perm("leadcrm.view_leads")
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_scoped_or_404(request, Company.objects.for_workspace(request.workspace), pk=pk)
+    leads = leads_for(request.workspace).filter(company=company).select_related("owner")
+    table = lead_table(
+        leads,
+        columns=COMPANY_COLUMNS,
+        custom_fields=[],
+        selectable=False,
+        htmx_target="#company-leads",
+        order_by=("name",),
+        empty_text="No leads at this company.",
+    )
+    RequestConfig(
+        request, paginate={"paginator_class": BoundedPaginator, "per_page": COMPANY_PAGE_SIZE}
+    ).configure(table)
+    template = "pipeline/company_detail.html"
+    if request.htmx and request.htmx.target == "company-leads":
+        template += "#company-leads"
+    return render(request, template, {"company": company, "table": table})

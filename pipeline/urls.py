@@ -1,0 +1,26 @@
+"""The Pipeline pages (PRODUCT 13 contracts: /pipeline/leads/, /pipeline/leads/<id>/, …)."""
+
+from django.urls import path
+
+from pipeline import edit_views, lead_views, views
+
+app_name = "pipeline"
+
+urlpatterns = [
+    path("leads/", views.lead_list, name="lead-list"),
+    path("leads/<int:pk>/", lead_views.lead_detail, name="lead-detail"),
+    path("leads/<int:pk>/activities/", lead_views.lead_activity_create, name="lead-activity"),
+    path("leads/<int:pk>/consent/", lead_views.lead_consent_change, name="lead-consent"),
+    path("companies/<int:pk>/", lead_views.company_detail, name="company-detail"),
+    path("leads/columns/", views.lead_columns_save, name="lead-columns"),
+    path("leads/bulk/", views.lead_bulk, name="lead-bulk"),
+    path("leads/export/", views.lead_export, name="lead-export"),
+    path("leads/views/", views.saved_view_save, name="saved-view-save"),
+    path("leads/views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),
+    # Add / Edit / Delete and the Trash (pipeline/edit_views.py)
+    path("leads/new/", edit_views.lead_new, name="lead-new"),
+    path("leads/<int:pk>/edit/", edit_views.lead_edit, name="lead-edit"),
+    path("leads/<int:pk>/delete/", edit_views.lead_delete_view, name="lead-delete"),
+    path("trash/", edit_views.trash, name="trash"),
+    path("trash/<int:pk>/restore/", edit_views.lead_restore_view, name="lead-restore"),
+]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("leads/bulk/", views.lead_bulk, name="lead-bulk"),
     path("leads/export/", views.lead_export, name="lead-export"),
     path("leads/views/", views.saved_view_save, name="saved-view-save"),
+    path("leads/views/<int:pk>/", views.saved_view_open, name="saved-view-open"),
     path("leads/views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),
     # Add / Edit / Delete and the Trash (pipeline/edit_views.py)
     path("leads/new/", edit_views.lead_new, name="lead-new"),

@@ -110,11 +110,29 @@ def _paginate(table, page: str | None, per_page: int) -> None:
 
 
 def _page_size(request: HttpRequest, preference: LeadListPreference) -> int:
+    """The page size asked for (remembered for next time), else the remembered one."""
     try:
         size = int(request.GET.get("per_page", preference.page_size))
     except ValueError:
         size = preference.page_size
-    return size if size in PAGE_SIZES else 50
+    if size not in PAGE_SIZES:
+        return preference.page_size if preference.page_size in PAGE_SIZES else 50
+    if size != preference.page_size:
+        preference.page_size = size
+        preference.save(update_fields=["page_size"])
+    return size
+
+
+@require_GET
+@require_perm("leadcrm.view_leads")
+def saved_view_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Apply a saved view: its columns become the member's, its filters go in the URL (L4)."""
+    view = get_scoped_or_404(request, SavedView.objects.filter_visible(request.user), pk=pk)
+    if view.columns:
+        preference = _preference(request)
+        preference.columns = view.columns
+        preference.save(update_fields=["columns"])
+    return redirect(reverse("pipeline:lead-list") + f"?{view.query or 'view=all'}")
 
 
 @require_POST

@@ -85,3 +85,14 @@ def test_rep_filters_sorts_and_bulk_updates_their_leads(page, live_server, log_i
     screenshot("leads-list")
     assert [Lead.objects.get(pk=x.pk).status for x in chosen] == [LeadStatus.CONTACTED] * 3
     assert Lead.objects.get(first_name="Not").status == LeadStatus.NEW
+
+    # Then open one lead and log a call; it shows in the timeline without a reload.
+    opened = by_score[3]
+    page.locator("#lead-results").get_by_role("link", name=opened.full_name).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(opened.full_name)
+    form = page.locator("#log-activity")
+    form.get_by_text("Call", exact=True).click()
+    form.get_by_label("Subject").fill("Follow-up on pricing")
+    form.get_by_role("button", name="Log activity").click()
+    expect(page.locator("#timeline").get_by_text("Follow-up on pricing")).to_be_visible()
+    assert opened.activities.filter(type="call", subject="Follow-up on pricing").exists()

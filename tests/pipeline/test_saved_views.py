@@ -102,11 +102,11 @@ def test_saving_rejects_get(alice):
 
 
 def test_the_list_links_to_the_members_saved_views(ws, owner, alice):
-    saved(ws, owner, "Hot leads", query="tier=hot")
+    view = saved(ws, owner, "Hot leads", query="tier=hot")
 
     html = alice.get(LIST_URL).content.decode()
 
-    assert f'href="{LIST_URL}?tier=hot"' in html
+    assert f'href="{reverse("pipeline:saved-view-open", args=[view.pk])}"' in html
     assert "Hot leads" in html
 
 
@@ -222,3 +222,32 @@ def test_deleting_sends_anonymous_visitors_to_log_in(ws, owner, client):
 
     assert client.post(delete_url(view)).status_code == 302
     assert SavedView.objects.exists()
+
+
+def test_opening_a_view_applies_its_filters_and_its_columns(ws, owner, alice):
+    view = saved(ws, owner, "Qualified", query="status=qualified")
+    view.columns = ["name", "score"]
+    view.save()
+
+    response = alice.get(reverse("pipeline:saved-view-open", args=[view.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pipeline:lead-list") + "?status=qualified"
+    preference = LeadListPreference.objects.get(workspace=ws, user=owner.user)
+    assert preference.columns == ["name", "score"]
+
+
+def test_someone_elses_personal_view_cannot_be_opened(ws, owner, rep, as_member):
+    view = saved(ws, owner, "Mine only")
+
+    response = as_member(rep).get(reverse("pipeline:saved-view-open", args=[view.pk]))
+
+    assert response.status_code == 404
+
+
+def test_the_chosen_page_size_is_remembered(ws, owner, alice):
+    alice.get(reverse("pipeline:lead-list") + "?view=all&per_page=100")
+
+    response = alice.get(reverse("pipeline:lead-list") + "?view=all")
+
+    assert response.context["per_page"] == 100

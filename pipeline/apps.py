@@ -16,6 +16,13 @@ class PipelineConfig(AppConfig):
                 "people",
                 "Every lead of the workspace: filter, search, update in bulk, export.",
             ),
+            NavItem(
+                "Leads Kanban",
+                "pipeline:kanban",
+                ("leadcrm.view_leads",),
+                "kanban",
+                "The leads by status: drag a card to move it through the funnel.",
+            ),
         ]
         for item in items:
             if item not in PIPELINE_MENU:  # ready() may run twice in some test runners

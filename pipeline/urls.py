@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from pipeline import edit_views, lead_views, views
+from pipeline import edit_views, kanban, lead_views, views
 
 app_name = "pipeline"
 
 urlpatterns = [
     path("leads/", views.lead_list, name="lead-list"),
+    path("kanban/", kanban.kanban, name="kanban"),
+    path("kanban/columns/<str:status>/", kanban.kanban_column, name="kanban-column"),
+    path("kanban/leads/<int:pk>/move/", kanban.kanban_move, name="kanban-move"),
     path("leads/<int:pk>/", lead_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/activities/", lead_views.lead_activity_create, name="lead-activity"),
     path("leads/<int:pk>/consent/", lead_views.lead_consent_change, name="lead-consent"),

@@ -56,7 +56,10 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.select_related("workspace"),
         user=request.user,
-        workspace_id=int(workspace_id) if workspace_id.isdecimal() else 0,  # "abc" is a 404
+        # "abc" or a number too long for an id is a 404 like any other workspace.
+        workspace_id=int(workspace_id)
+        if workspace_id.isdecimal() and len(workspace_id) < 19
+        else 0,
     )
     _switch_to(request, membership.workspace_id)
     messages.info(request, f"Switched to {membership.workspace.name}.")

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +29,7 @@ from contacts.services import (
     lead_restore,
     lead_update,
 )
+from leadcrm.pagination import BoundedPaginator
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.views import get_scoped_or_404
 from pipeline.edit_forms import LeadForm
@@ -94,7 +94,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
 def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_scoped_or_404(request, leads_for(request.workspace).select_related("company"), pk=pk)
     form = LeadForm(request.POST or None, workspace=request.workspace, lead=lead)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _owner_change_allowed(request, lead, form):
         version = form.cleaned_data["version"]
         try:
             saved = lead_update(
@@ -111,6 +111,20 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Changes saved." if saved_anything else "Nothing changed.")
             return _go(request, _lead_url(saved))
     return _form_page(request, form, status=400 if form.is_bound else 200)
+
+
+def _owner_change_allowed(request: HttpRequest, lead: Lead, form: LeadForm) -> bool:
+    """Taking someone else's lead is for roles that manage every lead (W2): otherwise a sales
+    rep could make any lead "their own" and then delete it."""
+    owner = form.cleaned_data.get("owner")
+    if (owner.pk if owner else None) == lead.owner_id:
+        return True
+    if lead.owner_id == request.user.pk or member_can(
+        request.membership, "leadcrm.delete_any_lead"
+    ):
+        return True
+    form.add_error("owner", "Only the lead's owner or an admin or marketer can reassign it.")
+    return False
 
 
 @require_http_methods(["GET", "POST"])
@@ -147,7 +161,7 @@ class TrashRow:
 @require_perm("leadcrm.view_leads")
 def trash(request: HttpRequest) -> HttpResponse:
     leads = trash_for(request.workspace).select_related("company").order_by("-deleted_at", "-id")
-    page = Paginator(leads, TRASH_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = BoundedPaginator(leads, TRASH_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [TrashRow(lead, _days_left(lead, now), _may_delete(request, lead)) for lead in page]
     context = {"page": page, "rows": rows, "trash_days": TRASH_DAYS}

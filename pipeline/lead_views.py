@@ -47,10 +47,10 @@ from contacts.models import (
 )
 from contacts.queries import lead_timeline, leads_for
 from contacts.tables import lead_table
-from leadcrm.pagination import BoundedPaginator
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.views import get_scoped_or_404
 from pipeline.forms import LOGGABLE_TYPES, ActivityLogForm, ConsentForm, errors_add
+from pipeline.views import table_paginate
 from segments.models import SegmentMembership
 
 DETAIL = "pipeline/lead_detail.html"
@@ -369,9 +369,8 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
         order_by=("name",),
         empty_text="No leads at this company.",
     )
-    RequestConfig(
-        request, paginate={"paginator_class": BoundedPaginator, "per_page": COMPANY_PAGE_SIZE}
-    ).configure(table)
+    RequestConfig(request, paginate=False).configure(table)  # sorting from the URL
+    table_paginate(table, request.GET.get("page"), COMPANY_PAGE_SIZE)  # a fixed page size
     template = "pipeline/company_detail.html"
     if request.htmx and request.htmx.target == "company-leads":
         template += "#company-leads"

@@ -71,7 +71,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         selectable=member_can(request.membership, "leadcrm.bulk_update_leads"),
     )
     RequestConfig(request, paginate=False).configure(table)  # the sort
-    _paginate(table, request.GET.get("page"), per_page)
+    table_paginate(table, request.GET.get("page"), per_page)
     template = "pipeline/lead_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#lead-results"
@@ -99,7 +99,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _paginate(table, page: str | None, per_page: int) -> None:
+def table_paginate(table, page: str | None, per_page: int) -> None:
     """RequestConfig's paging, but with our checked page size (it would take ?per_page as is)."""
     try:
         table.paginate(paginator_class=BoundedPaginator, per_page=per_page, page=page or 1)

@@ -358,3 +358,20 @@ def test_a_cleared_domain_stays_empty(marketer, lead, as_member):
 
     lead.refresh_from_db()
     assert lead.domain == ""
+
+
+def test_rep_cannot_take_someone_elses_lead_by_editing_its_owner(ws, rep, owner, as_member):
+    from contacts.models import Lead
+    from tests.contacts.factories import LeadFactory
+
+    lead = LeadFactory(workspace=ws, owner=owner.user)
+    client = as_member(rep)
+    form = client.get(f"/pipeline/leads/{lead.pk}/edit/").context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update(owner=rep.user.pk, version=lead.version, email=lead.email)
+
+    response = client.post(f"/pipeline/leads/{lead.pk}/edit/", data)
+
+    assert response.status_code == 400
+    assert "Only the lead" in response.content.decode()
+    assert Lead.objects.get(pk=lead.pk).owner == owner.user

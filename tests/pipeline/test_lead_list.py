@@ -980,3 +980,9 @@ def test_htmx_request_also_updates_the_filter_count(ws, alice):
 
     fragment = html.content.decode()
     assert re.search(r'id="filter-count" hx-swap-oob="true"><span[^>]*>2</span>', fragment)
+
+
+def test_a_search_of_a_thousand_words_is_answered(ws, owner, as_member):
+    response = as_member(owner).get("/pipeline/leads/", {"q": "a " * 1001})
+
+    assert response.status_code == 200

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts.filters import LeadFilterSet
+from contacts.filters import LeadFilterSet, as_id
 from contacts.models import Channel, LeadStatus
 from contacts.queries import leads_for
 from contacts.services import LeadChanged, lead_update
@@ -108,22 +108,18 @@ def kanban_move(request: HttpRequest, pk: int) -> HttpResponse:
         lead = lead_update(
             lead=lead,
             actor=request.user,
-            expected_version=int(version) if version.isdecimal() else None,
+            expected_version=as_id(version),
             status=status,
             channel=Channel.KANBAN,
         )
-    except LeadChanged:
+    except LeadChanged as changed:
         text = f"{lead} was changed by someone else meanwhile; the board shows it as it is now."
-        return _refused(request, wants_json, text, 409)
+        return _refused(request, wants_json, text, 409, current=changed.lead)
     except ValidationError as error:
         return _refused(request, wants_json, " ".join(error.messages), 409)
     text = _moved_text(lead, before, status)
     if wants_json:
-        card = render_to_string(
-            "pipeline/kanban.html#card",
-            {"lead": lead, "statuses": LeadStatus.choices, "may_move": True, "query": ""},
-            request=request,
-        )
+        card = _card(request, lead)
         return JsonResponse({"status": lead.status, "from": before, "message": text, "card": card})
     messages.success(request, text)
     return _back_to_board(request)
@@ -137,9 +133,24 @@ def _moved_text(lead, before: str, wanted: str) -> str:
     return f"{lead} moved to {lead.get_status_display()}."
 
 
-def _refused(request: HttpRequest, wants_json: bool, text: str, status: int) -> HttpResponse:
+def _card(request: HttpRequest, lead) -> str:
+    context = {
+        "lead": lead,
+        "statuses": LeadStatus.choices,
+        "may_move": True,
+        "query": request.POST.get("query", ""),
+    }
+    return render_to_string("pipeline/kanban.html#card", context, request=request)
+
+
+def _refused(
+    request: HttpRequest, wants_json: bool, text: str, status: int, current=None
+) -> HttpResponse:
     if wants_json:
-        return JsonResponse({"message": text}, status=status)
+        data = {"message": text}
+        if current is not None:  # the card as it is now, for the board to show instead
+            data.update(status=current.status, card=_card(request, current))
+        return JsonResponse(data, status=status)
     messages.error(request, text)
     return _back_to_board(request)
 

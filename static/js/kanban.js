@@ -21,6 +21,19 @@
     badge.setAttribute("aria-label", badge.textContent + " leads");
   }
 
+  // Show the server's card in place of the dragged one, in the column of its status.
+  function place(card, data, from) {
+    const fresh = document.createRange().createContextualFragment(data.card).firstElementChild;
+    const landed = column(data.status);
+    if (card.parentElement === landed) card.after(fresh);
+    else landed.prepend(fresh); // e.g. a Converted lead stays Converted
+    card.remove();
+    if (data.status !== from) {
+      bumpCount(from, -1);
+      bumpCount(data.status, +1);
+    }
+  }
+
   function putBack(event) {
     const cards = Array.from(event.from.querySelectorAll(".kanban-card"));
     event.from.insertBefore(event.item, cards[event.oldDraggableIndex] || event.from.querySelector(".kanban-more"));
@@ -39,6 +52,7 @@
     const body = new FormData();
     body.append("status", to);
     body.append("version", card.dataset.version);
+    body.append("query", board.dataset.query || "");
     let response;
     try {
       response = await fetch(board.dataset.moveUrl.replace("/0/", "/" + card.dataset.lead + "/"), {
@@ -56,19 +70,12 @@
     const data = type.includes("json") ? await response.json() : { message: await response.text() };
     if (!response.ok) {
       putBack(event);
+      if (data.card) place(card, data, from); // changed meanwhile: show it as it is now
       const fallback = response.status === 403 ? "Your role cannot move leads." : response.status === 404 ? "That lead no longer exists." : "The move was refused.";
       window.leadcrm.showToast(type.includes("json") ? data.message : fallback, "danger");
       return;
     }
-    const fresh = document.createRange().createContextualFragment(data.card).firstElementChild;
-    const landed = column(data.status);
-    if (landed !== event.to) landed.prepend(fresh); // e.g. a Converted lead stays Converted
-    else card.after(fresh);
-    card.remove();
-    if (data.status !== from) {
-      bumpCount(from, -1);
-      bumpCount(data.status, +1);
-    }
+    place(card, data, from);
     window.leadcrm.showToast(data.message, data.status === to ? "success" : "info");
   }
 

@@ -16,17 +16,10 @@ from contacts.services import LeadChanged, lead_update
 from leadcrm.pagination import BOUND, MAX_OFFSET
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.views import get_scoped_or_404
-from pipeline.views import NOT_FILTERS, list_query
+from pipeline.views import NOT_FILTERS, lead_filterset, list_query
 
 CARDS_PER_LOAD = 25
 CARD_ORDER = ("-score", "-id")  # served by the (workspace, status, -score, -id) index
-
-
-def _filtered(request: HttpRequest) -> LeadFilterSet:
-    leads = leads_for(request.workspace).select_related("company", "owner")
-    return LeadFilterSet(
-        request.GET, queryset=leads, workspace=request.workspace, user=request.user
-    )
 
 
 def _count_label(leads: QuerySet) -> tuple[int | None, str]:
@@ -52,7 +45,7 @@ def _column(filterset: LeadFilterSet, status: str, offset: int = 0) -> dict:
 @require_GET
 @require_perm("leadcrm.view_leads")
 def kanban(request: HttpRequest) -> HttpResponse:
-    filterset = _filtered(request)
+    filterset = lead_filterset(request, request.GET)
     columns = []
     for status in LeadStatus.values:
         column = _column(filterset, status)
@@ -85,7 +78,7 @@ def kanban_column(request: HttpRequest, status: str) -> HttpResponse:
     params = request.GET.copy()
     params.pop("offset", None)  # the next "Load more" names its own offset
     context = {
-        "column": _column(_filtered(request), status, offset),
+        "column": _column(lead_filterset(request, request.GET), status, offset),
         "query": list_query(params),
         "statuses": LeadStatus.choices,
         "may_move": member_can(request.membership, "leadcrm.change_lead"),

@@ -35,7 +35,8 @@ def _preference(request: HttpRequest) -> LeadListPreference:
     return preference
 
 
-def _filtered(request: HttpRequest, data: QueryDict) -> LeadFilterSet:
+def lead_filterset(request: HttpRequest, data: QueryDict) -> LeadFilterSet:
+    """The shared lead filter set on this workspace's live leads (list, kanban, export)."""
     leads = leads_for(request.workspace).select_related("company", "owner")
     return LeadFilterSet(data, queryset=leads, workspace=request.workspace, user=request.user)
 
@@ -61,7 +62,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     if not request.GET and request.membership.role.name == SALES_REP:
         return redirect(reverse("pipeline:lead-list") + "?owner=me")  # "My leads" (L4)
     preference = _preference(request)
-    filterset = _filtered(request, request.GET)
+    filterset = lead_filterset(request, request.GET)
     custom_fields = filterset.custom_fields
     per_page = _page_size(request, preference)
     table = lead_table(
@@ -194,7 +195,7 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
         return _back_to_list(request)
     if form.cleaned_data["all_matching"]:
-        leads = _filtered(request, QueryDict(request.POST.get("query", ""))).qs
+        leads = lead_filterset(request, QueryDict(request.POST.get("query", ""))).qs
     else:
         leads = leads_for(request.workspace).filter(pk__in=form.cleaned_data["lead_ids"])
     try:
@@ -217,7 +218,7 @@ def lead_export(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "csv")
     if fmt not in {"csv", "xlsx"}:
         return HttpResponse("Choose csv or xlsx.", status=400, content_type="text/plain")
-    filterset = _filtered(request, request.GET)
+    filterset = lead_filterset(request, request.GET)
     shown = visible_columns(_preference(request).columns, filterset.custom_fields)
     keys = _export_keys(shown)
     columns = export.lead_columns(request.workspace, keys)

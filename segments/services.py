@@ -4,12 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
+from contacts.activities import id_chunks
 from contacts.models import Lead
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
 from segments.models import Segment, SegmentKind, SegmentMembership, SegmentState
-
-CHUNK = 5000
 
 
 @transaction.atomic
@@ -29,12 +28,9 @@ def segment_add_leads(
         .values_list("pk", flat=True)
     )
     before = SegmentMembership.objects.filter(segment=segment).count()
-    for i in range(0, len(ids), CHUNK):
+    for chunk in id_chunks(ids):
         SegmentMembership.objects.bulk_create(
-            [
-                SegmentMembership(segment=segment, lead_id=pk, added_by=actor)
-                for pk in ids[i : i + CHUNK]
-            ],
+            [SegmentMembership(segment=segment, lead_id=pk, added_by=actor) for pk in chunk],
             ignore_conflicts=True,
         )
     added = SegmentMembership.objects.filter(segment=segment).count() - before

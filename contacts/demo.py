@@ -1,6 +1,7 @@
 """The Demo workspace's leads (PRODUCT 13, `seed_demo --leads N`)."""
 
 import random
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models.functions import Lower
@@ -21,6 +22,12 @@ from leadcrm.models import Workspace
 DEMO_LEADS = 5000
 DEMO_COMPANIES = 300
 UNSUBSCRIBED_SHARE = 0.02
+
+# Higher apps add their demo data (segments, sequences, …) from AppConfig.ready(), since
+# contacts must not import them. seed_demo runs each after the leads are in: step(workspace)
+# is idempotent and returns a line for the report, e.g. "8 segments (0 created now)".
+DemoSeedStep = Callable[[Workspace], str]
+DEMO_SEED_STEPS: list[DemoSeedStep] = []
 
 
 @transaction.atomic

@@ -164,6 +164,10 @@ ACTIVITY_TYPES = [
     ActivityType.NOTE,
 ]
 ACTIVITY_WEIGHTS = [25, 20, 10, 4, 18, 9, 5, 9]
+# Some leads are in a buying mood: a burst of activity in their last weeks (see
+# _buying_burst), so demo and bench data hold hot leads (score > 50) and recent opens.
+HOT_SHARE = 0.05
+HOT_DAYS = 45
 _MANUAL_TYPES = {ActivityType.CALL, ActivityType.MEETING, ActivityType.NOTE}
 _CONTACT_TYPES = {str(t) for t in CONTACT_ACTIVITY_TYPES}
 
@@ -393,8 +397,10 @@ class LeadGenerator:
         )
         if bounced:
             types.append(ActivityType.EMAIL_BOUNCED)
-        for type_ in types:
-            occurred_at = created_at + timedelta(seconds=span * rng.random())
+        timed = [(t, created_at + timedelta(seconds=span * rng.random()), "") for t in types]
+        if self.max_activities and rng.random() < HOT_SHARE:
+            timed.extend(self._buying_burst(created_at))
+        for type_, occurred_at, page in timed:
             if type_ in _MANUAL_TYPES:
                 source, actor_id = Channel.MANUAL, owner_id
                 subject = {"call": "Discovery call", "meeting": "Product demo"}.get(type_, "")
@@ -404,7 +410,8 @@ class LeadGenerator:
                 subject = rng.choice(EMAIL_SUBJECTS) if type_.startswith("email") else ""
             url = ""
             if type_ == ActivityType.PAGE_VISITED:
-                page = rng.choice(PRICING_PAGES) if rng.random() < 0.3 else rng.choice(PAGES)
+                if not page:
+                    page = rng.choice(PRICING_PAGES) if rng.random() < 0.3 else rng.choice(PAGES)
                 url = WEBSITE + page
             activities.append((type_, occurred_at, source, actor_id, subject, body, url))
             if last_activity_at is None or occurred_at > last_activity_at:
@@ -472,6 +479,26 @@ class LeadGenerator:
         k = rng.choices((0, 1, 2, 3), weights=(35, 35, 20, 10))[0]
         tag_ids = rng.sample(self.tag_ids, min(k, len(self.tag_ids)))
         return SyntheticLead(fields, activities, tag_ids, consent_event)
+
+    def _buying_burst(self, created_at: datetime) -> list[tuple[str, datetime, str]]:
+        """Opens, clicks, pricing visits and maybe a reply within the last HOT_DAYS days."""
+        rng = self.rng
+        start = max(created_at, self.now - timedelta(days=HOT_DAYS))
+        window = (self.now - start).total_seconds()
+        types = (
+            [ActivityType.EMAIL_OPENED] * rng.randint(1, 3)
+            + [ActivityType.EMAIL_CLICKED] * rng.randint(0, 2)
+            + [ActivityType.PAGE_VISITED] * rng.randint(1, 3)
+            + [ActivityType.EMAIL_REPLIED] * rng.randint(0, 1)
+        )
+        return [
+            (
+                type_,
+                start + timedelta(seconds=window * rng.random()),
+                rng.choice(PRICING_PAGES) if type_ == ActivityType.PAGE_VISITED else "",
+            )
+            for type_ in types
+        ]
 
     def _address(self, country: str, locale: str) -> dict:
         rng = self.rng

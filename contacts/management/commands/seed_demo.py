@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts.demo import DEMO_LEADS, demo_leads_seed
+from contacts.demo import DEMO_LEADS, DEMO_SEED_STEPS, demo_leads_seed
 from contacts.models import Lead
 from leadcrm.demo import DEMO_USERS, OPERATOR_EMAIL, demo_workspace_seed
 
@@ -32,6 +32,7 @@ class Command(BaseCommand):
             password=password or DEFAULT_PASSWORD, reset_passwords=password is not None
         )
         created = demo_leads_seed(workspace=workspace, count=leads)
+        reports = [step(workspace) for step in DEMO_SEED_STEPS]
         total = Lead.objects.for_workspace(workspace).alive().count()
         shown = password or DEFAULT_PASSWORD
         self.stdout.write(
@@ -42,3 +43,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<10} {email}")
         self.stdout.write(f"  {'Operator':<10} {OPERATOR_EMAIL}  (Django admin at /admin/)")
         self.stdout.write(f"{total:,} leads ({created:,} created now).")
+        for report in reports:
+            self.stdout.write(report)

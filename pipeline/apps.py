@@ -7,6 +7,8 @@ class PipelineConfig(AppConfig):
 
     def ready(self) -> None:
         from leadcrm.navigation import PIPELINE_MENU, NavItem
+        from pipeline.services import saved_views_using_segment
+        from segments.services import SEGMENT_USAGE_CHECKS
 
         items = [
             NavItem(
@@ -27,3 +29,6 @@ class PipelineConfig(AppConfig):
         for item in items:
             if item not in PIPELINE_MENU:  # ready() may run twice in some test runners
                 PIPELINE_MENU.append(item)
+        # A segment a saved view filters on cannot be deleted (segments can't import us).
+        if saved_views_using_segment not in SEGMENT_USAGE_CHECKS:
+            SEGMENT_USAGE_CHECKS.append(saved_views_using_segment)

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import QueryDict
 
 from contacts.models import Lead, LeadStatus
 from contacts.services import leads_bulk_update
@@ -13,6 +14,7 @@ from leadcrm.models import Membership, User, Workspace
 from leadcrm.permissions import member_can
 from pipeline.list_forms import BulkAction
 from pipeline.models import SavedView
+from segments.models import Segment
 from segments.services import segment_add_leads
 
 
@@ -94,3 +96,13 @@ def saved_view_create(
     )
     audit_record(actor=owner, workspace=workspace, action="saved_view.create", obj=view)
     return view
+
+
+def saved_views_using_segment(segment: Segment) -> list[str]:
+    """Saved views filtering on the segment (`segment=<id>` in their query), for its delete."""
+    views = SavedView.objects.filter(workspace=segment.workspace_id, query__contains="segment=")
+    return [
+        f"saved view “{view.name}”"
+        for view in views.only("name", "query")
+        if str(segment.pk) in QueryDict(view.query).getlist("segment")
+    ]

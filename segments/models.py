@@ -1,11 +1,15 @@
 """Segments (PRODUCT 4): static lists of leads and dynamic rules evaluated at use time."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from contacts.models import Lead, WorkspaceQuerySet
 from leadcrm.models import Workspace
+
+COUNT_MAX_AGE = timedelta(minutes=10)  # the segments list recounts older cached counts (G5)
 
 
 class SegmentKind(models.TextChoices):
@@ -36,6 +40,9 @@ class Segment(models.Model):
     # Cached for the segments list (G5), refreshed lazily; never used to decide membership.
     member_count = models.PositiveIntegerField(null=True, blank=True)
     counted_at = models.DateTimeField(null=True, blank=True)
+    # Exported, frozen, used as a list filter or its members/preview viewed (written at most
+    # once a minute, see segment_touch).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     objects = WorkspaceQuerySet.as_manager()
 
@@ -44,6 +51,21 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_static(self) -> bool:
+        return self.kind == SegmentKind.STATIC
+
+    @property
+    def is_retired(self) -> bool:
+        return self.state == SegmentState.RETIRED
+
+    @property
+    def count_is_stale(self) -> bool:
+        """The cached member count is missing or older than COUNT_MAX_AGE."""
+        if self.member_count is None or self.counted_at is None:
+            return True
+        return timezone.now() - self.counted_at > COUNT_MAX_AGE
 
 
 class SegmentMembership(models.Model):

@@ -18,6 +18,7 @@ class NavItem:
     perms: tuple[str, ...]  # any one of these is enough
     icon: str = ""
     description: str = ""
+    position: int = 0  # menus sort by it: apps' ready() run in INSTALLED_APPS order, not menu order
 
     def visible_to(self, membership: Membership | None) -> bool:
         return any(member_can(membership, perm) for perm in self.perms)
@@ -47,4 +48,6 @@ SETTINGS_PAGES: list[NavItem] = [
 
 
 def visible(items: list[NavItem], membership: Membership | None) -> list[NavItem]:
-    return [item for item in items if item.visible_to(membership)]
+    return sorted(
+        (item for item in items if item.visible_to(membership)), key=lambda item: item.position
+    )

@@ -52,6 +52,7 @@ urlpatterns = [
     path("workspaces/new/", views.workspace_new, name="workspace-new"),
     path("workspaces/switch/", views.workspace_switch, name="workspace-switch"),
     path("settings/", include(workspace_settings)),
+    path("pipeline/segments/", include("segments.urls")),
     path("pipeline/", include("pipeline.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -51,7 +51,9 @@ from leadcrm.permissions import member_can, require_perm
 from leadcrm.views import get_scoped_or_404
 from pipeline.forms import LOGGABLE_TYPES, ActivityLogForm, ConsentForm, errors_add
 from pipeline.views import table_paginate
-from segments.models import SegmentMembership
+from segments.forms import SegmentChoiceForm
+from segments.models import Segment, SegmentKind, SegmentMembership, SegmentState
+from segments.services import segment_add_leads, segment_remove_leads
 
 DETAIL = "pipeline/lead_detail.html"
 TIMELINE_PAGE_SIZE = 20
@@ -207,6 +209,30 @@ def _segments(lead: Lead) -> list[SegmentMembership]:
     return list(memberships.order_by(Lower("segment__name"), "segment_id")[: SEGMENT_LIMIT + 1])
 
 
+def _addable_segments(lead: Lead):
+    """The static segments the lead could join: not retired, not already holding it."""
+    return (
+        Segment.objects.for_workspace(lead.workspace_id)
+        .filter(kind=SegmentKind.STATIC)
+        .exclude(state=SegmentState.RETIRED)
+        .exclude(memberships__lead=lead)
+        .order_by(Lower("name"), "pk")
+    )
+
+
+def _segments_context(request: HttpRequest, lead: Lead) -> dict:
+    """The Segments panel: the lead's static segments, and what it could be added to."""
+    segments = _segments(lead)
+    may_change = member_can(request.membership, "leadcrm.add_to_static_segment", lead)
+    return {
+        "lead": lead,
+        "segments": segments[:SEGMENT_LIMIT],
+        "segments_cut": len(segments) > SEGMENT_LIMIT,
+        "may_change_segments": may_change,
+        "segment_choices": list(_addable_segments(lead)[:SEGMENT_LIMIT]) if may_change else [],
+    }
+
+
 def _ledger(lead: Lead) -> list:
     events = lead.consent_events.select_related("actor").order_by("-occurred_at", "-id")
     return list(events[: LEDGER_LIMIT + 1])
@@ -238,7 +264,7 @@ def _consent_form(lead: Lead) -> ConsentForm:
 
 
 def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> HttpResponse:
-    segments, ledger = _segments(lead), _ledger(lead)
+    ledger = _ledger(lead)
     context = {
         **_timeline(lead, request.GET),
         "allowed": _allowed(request, lead),
@@ -248,8 +274,7 @@ def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> 
         "linkedin_href": _safe_href(lead.linkedin_url),
         "custom_fields": _custom_fields(lead),
         "score": _score_breakdown(lead),
-        "segments": segments[:SEGMENT_LIMIT],
-        "segments_cut": len(segments) > SEGMENT_LIMIT,
+        **_segments_context(request, lead),
         "ledger": ledger[:LEDGER_LIMIT],
         "ledger_cut": len(ledger) > LEDGER_LIMIT,
         "log_form": forms.get("log_form") or _log_form(request),
@@ -352,6 +377,58 @@ def _consent_form_invalid(request: HttpRequest, lead: Lead, form: ConsentForm) -
         "consent_country_name": _country_name(lead.consent_country),
     }
     return render(request, f"{DETAIL}#consent", context, status=400)
+
+
+@require_POST
+@require_perm("leadcrm.add_to_static_segment")
+def lead_segment_add(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead(request, pk)
+    form = SegmentChoiceForm(request.POST, segments=_addable_segments(lead))
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["segment"]))
+        return _segments_changed(request, lead)
+    segment = form.cleaned_data["segment"]
+    try:
+        segment_add_leads(
+            workspace=request.workspace,
+            segment=segment,
+            leads=leads_for(request.workspace).filter(pk=lead.pk),
+            actor=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{lead} added to “{segment.name}”.")
+    return _segments_changed(request, lead)
+
+
+@require_POST
+@require_perm("leadcrm.add_to_static_segment")
+def lead_segment_remove(request: HttpRequest, pk: int, segment_pk: int) -> HttpResponse:
+    lead = _lead(request, pk)
+    segment = get_scoped_or_404(request, Segment.objects.all(), pk=segment_pk)
+    try:
+        removed = segment_remove_leads(
+            workspace=request.workspace,
+            segment=segment,
+            leads=leads_for(request.workspace).filter(pk=lead.pk),
+            actor=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if removed:
+            messages.success(request, f"{lead} removed from “{segment.name}”.")
+        else:
+            messages.info(request, f"{lead} was not in “{segment.name}”.")
+    return _segments_changed(request, lead)
+
+
+def _segments_changed(request: HttpRequest, lead: Lead) -> HttpResponse:
+    """The refreshed Segments panel for htmx (its message comes as a toast), else the page."""
+    if not request.htmx:
+        return redirect(lead_url(lead) + "#segments")
+    return render(request, f"{DETAIL}#segments", _segments_context(request, lead))
 
 
 @require_GET

@@ -14,6 +14,12 @@ urlpatterns = [
     path("leads/<int:pk>/", lead_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/activities/", lead_views.lead_activity_create, name="lead-activity"),
     path("leads/<int:pk>/consent/", lead_views.lead_consent_change, name="lead-consent"),
+    path("leads/<int:pk>/segments/", lead_views.lead_segment_add, name="lead-segment-add"),
+    path(
+        "leads/<int:pk>/segments/<int:segment_pk>/remove/",
+        lead_views.lead_segment_remove,
+        name="lead-segment-remove",
+    ),
     path("companies/<int:pk>/", lead_views.company_detail, name="company-detail"),
     path("leads/columns/", views.lead_columns_save, name="lead-columns"),
     path("leads/bulk/", views.lead_bulk, name="lead-bulk"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from segments import views
+from segments import builder_views, views
 
 app_name = "segments"
 
@@ -18,4 +18,9 @@ urlpatterns = [
     path("<int:pk>/delete/", views.segment_delete_view, name="segment-delete"),
     path("<int:pk>/export/", views.segment_export, name="segment-export"),
     path("<int:pk>/members/remove/", views.segment_members_remove, name="members-remove"),
+    # The rule builder of a dynamic segment (segments/builder_views.py)
+    path("<int:pk>/rules/", builder_views.rules_builder, name="rules"),
+    path("<int:pk>/rules/preview/", builder_views.rules_preview, name="rules-preview"),
+    path("<int:pk>/rules/edit/", builder_views.rules_edit, name="rules-edit"),
+    path("<int:pk>/rules/save/", builder_views.rules_save, name="rules-save"),
 ]

@@ -26,7 +26,7 @@ from contacts.models import ActivityType, Lead, Tag
 from contacts.queries import leads_for
 from leadcrm.models import Membership, Workspace
 from leadcrm.permissions import member_can
-from segments.models import Segment, SegmentKind
+from segments.models import Segment, SegmentKind, SegmentState
 from segments.query import query_text
 from segments.rules import (
     EMPTINESS,
@@ -312,14 +312,7 @@ class Lookups:
         if self.segment is not None:
             others = others.exclude(pk=self.segment.pk)
         rows = others.values_list("pk", "name", "kind", "state")
-        return [
-            (
-                str(pk),
-                f"{name} ({'static' if kind == SegmentKind.STATIC else 'dynamic'}"
-                + (", retired)" if state == "retired" else ")"),
-            )
-            for pk, name, kind, state in rows
-        ]
+        return [(str(pk), _segment_label(name, kind, state)) for pk, name, kind, state in rows]
 
     def for_spec(self, spec: FieldSpec) -> list[tuple[str, str]]:
         if spec.kind == Kind.OWNER:
@@ -331,6 +324,13 @@ class Lookups:
         if spec.kind == Kind.BOOLEAN:
             return [("true", "yes"), ("false", "no")]
         return list(spec.choices)
+
+
+def _segment_label(name: str, kind: str, state: str) -> str:
+    details = [SegmentKind(kind).label.lower()]
+    if state == SegmentState.RETIRED:
+        details.append("retired")
+    return f"{name} ({', '.join(details)})"
 
 
 def _text(value: Any) -> str:

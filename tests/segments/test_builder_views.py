@@ -347,11 +347,13 @@ def test_each_kind_of_field_gets_its_own_value_input(
 
 def test_a_segment_condition_never_offers_the_segment_itself(ws, segment, marketer, as_member):
     other = SegmentFactory(workspace=ws, name="Other", kind=SegmentKind.DYNAMIC)
+    old = SegmentFactory(workspace=ws, name="Old", state=SegmentState.RETIRED)
     data = rules_post({"field": "segment", "op": "in", "value": ""})
 
     html = edit(as_member(marketer), segment, data, "refresh").content.decode()
 
     assert f'<option value="{other.pk}">Other (dynamic)</option>' in html
+    assert f'<option value="{old.pk}">Old (static, retired)</option>' in html
     assert "Hot (dynamic)" not in html
 
 

@@ -14,7 +14,7 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 
 from contacts.models import Activity, Company, ConsentEvent, Lead
-from contacts.scoring import leads_rescore
+from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
 from contacts.synthetic import (
     LeadGenerator,
     SyntheticLead,
@@ -61,6 +61,7 @@ def leads_generate(
         )
         tags = tags_ensure(workspace=workspace)
         attribute_keys = custom_fields_ensure(workspace=workspace)
+        scoring_rules_ensure_defaults(workspace=workspace)  # else every score stays 0
         owner_ids, owner_weights = lead_owners(workspace=workspace)
         # Emails carry a number no earlier lead used (the reserved id on PostgreSQL, ids above
         # the current maximum elsewhere), so they are unique without looking anything up.

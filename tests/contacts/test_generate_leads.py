@@ -9,7 +9,7 @@ from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Max, Q
 
-from contacts.models import Activity, ConsentEvent, ConsentStatus, Lead
+from contacts.models import Activity, ConsentEvent, ConsentStatus, Lead, ScoringRule, Tier
 from contacts.normalize import email_domain, search_text_for
 from contacts.synthetic import LeadGenerator
 
@@ -87,6 +87,14 @@ def test_leads_get_tags_owners_and_custom_field_values(ws, generated):
     assert leads.filter(tags__isnull=False).distinct().count() > 200
     assert leads.filter(owner__isnull=False).count() > 400
     assert leads.filter(attributes__has_key="industry").count() > 300
+
+
+def test_leads_are_scored_with_the_default_rules_and_some_are_hot(ws, generated):
+    leads = Lead.objects.for_workspace(ws)
+
+    assert ScoringRule.objects.filter(workspace=ws).exists()
+    assert leads.filter(score__gt=50, tier=Tier.HOT).exists()  # the buying-mood few
+    assert leads.filter(score__gt=0).count() > leads.filter(score__gt=50).count()
 
 
 def test_an_unknown_workspace_is_an_error(db):

@@ -6,7 +6,12 @@ class SegmentsConfig(AppConfig):
     name = "segments"
 
     def ready(self) -> None:
+        from contacts.demo import DEMO_SEED_STEPS
         from leadcrm.navigation import PIPELINE_MENU, NavItem
+        from segments.demo import demo_segments_step
+
+        if demo_segments_step not in DEMO_SEED_STEPS:  # seed_demo's example segments
+            DEMO_SEED_STEPS.append(demo_segments_step)
 
         item = NavItem(
             "Segments",

@@ -115,7 +115,9 @@ class LeadFilterSet(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, workspace: Workspace, user: User, **kwargs):
         self.workspace, self.user = workspace, user
-        self.custom_fields = list(CustomField.objects.filter(workspace=workspace).active())
+        # Retired fields have no filter but may still be searched by key (query language).
+        self.live_custom_fields = list(CustomField.objects.filter(workspace=workspace).live())
+        self.custom_fields = [f for f in self.live_custom_fields if not f.is_retired]
         super().__init__(data, *args, **kwargs)
         self.filters["tags"].queryset = Tag.objects.filter(workspace=workspace).order_by("name")
         members = (
@@ -170,7 +172,7 @@ class LeadFilterSet(django_filters.FilterSet):
         return queryset  # read by filter_tags
 
 
-def _json_number(value: Decimal) -> int | float:
+def json_number(value: Decimal) -> int | float:
     """A number JSON can compare; past the range values may have, the range's edge does."""
     value = max(Decimal(-NUMBER_LIMIT), min(Decimal(NUMBER_LIMIT), value))
     return int(value) if value == value.to_integral_value() else float(value)
@@ -195,7 +197,7 @@ def custom_field_filters(field: CustomField) -> dict[str, django_filters.Filter]
     def compare(lookup):
         def method(queryset, name, value):
             is_date = field.type == CustomFieldType.DATE
-            value = value.isoformat() if is_date else _json_number(value)
+            value = value.isoformat() if is_date else json_number(value)
             return queryset.filter(**{f"{path}__{lookup}": value})
 
         return method

@@ -9,13 +9,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts.filters import LeadFilterSet, as_id
+from contacts.filters import as_id
 from contacts.models import Channel, LeadStatus
 from contacts.queries import leads_for
 from contacts.services import LeadChanged, lead_update
 from leadcrm.pagination import BOUND, MAX_OFFSET
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.views import get_scoped_or_404
+from pipeline.filters import LeadListFilterSet
 from pipeline.views import NOT_FILTERS, lead_filterset, list_query
 
 CARDS_PER_LOAD = 25
@@ -30,7 +31,7 @@ def _count_label(leads: QuerySet) -> tuple[int | None, str]:
     return count, f"{count:,}"
 
 
-def _column(filterset: LeadFilterSet, status: str, offset: int = 0) -> dict:
+def _column(filterset: LeadListFilterSet, status: str, offset: int = 0) -> dict:
     leads = filterset.qs.filter(status=status)
     cards = list(leads.order_by(*CARD_ORDER)[offset : offset + CARDS_PER_LOAD + 1])
     return {

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from contacts import export
-from contacts.filters import LeadFilterSet
 from contacts.models import CustomField, Tag
 from contacts.queries import leads_for
 from contacts.tables import DEFAULT_COLUMNS, column_choices, lead_table, visible_columns
@@ -19,6 +18,7 @@ from leadcrm.pagination import BoundedPaginator
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.roles import SALES_REP
 from leadcrm.views import get_scoped_or_404
+from pipeline.filters import LeadListFilterSet
 from pipeline.list_forms import BulkUpdateForm, ColumnsForm, SavedViewForm
 from pipeline.models import LeadListPreference, SavedView
 from pipeline.services import bulk_update_run, saved_view_create
@@ -35,10 +35,16 @@ def _preference(request: HttpRequest) -> LeadListPreference:
     return preference
 
 
-def lead_filterset(request: HttpRequest, data: QueryDict) -> LeadFilterSet:
+def lead_filterset(request: HttpRequest, data: QueryDict) -> LeadListFilterSet:
     """The shared lead filter set on this workspace's live leads (list, kanban, export)."""
     leads = leads_for(request.workspace).select_related("company", "owner")
-    return LeadFilterSet(data, queryset=leads, workspace=request.workspace, user=request.user)
+    return LeadListFilterSet(
+        data,
+        queryset=leads,
+        workspace=request.workspace,
+        user=request.user,
+        may_view_segments=member_can(request.membership, "leadcrm.view_segments"),
+    )
 
 
 def _scoped_for_bulk(request: HttpRequest, leads):

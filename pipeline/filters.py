@@ -6,7 +6,8 @@ kanban, bulk "all matching" and export all build it with pipeline.views.lead_fil
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import django_filters
 from django.core.exceptions import ValidationError
@@ -14,7 +15,8 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from contacts.filters import LeadFilterSet, as_id
+from contacts.filters import ME, NOBODY, LeadFilterSet, as_id, json_number
+from contacts.models import Company, CustomField, CustomFieldType
 from segments.models import Segment, SegmentState
 from segments.query import QueryError, is_plain_search, query_parse
 from segments.rules import (
@@ -110,3 +112,128 @@ class LeadListFilterSet(LeadFilterSet):
     def filter_segment(self, queryset: QuerySet, name: str, segment: Segment) -> QuerySet:
         segment_touch(segment=segment, now=self.now)  # "last used" on the segments list
         return queryset.filter(segment_condition(segment, now=self.now))
+
+    # The list as rules ("Save as dynamic segment") ----------------------------------------------
+
+    def as_rules(self) -> dict:
+        """The search and every active filter as one rule tree, all ANDed, in the registry's
+        names (docs/segment-rules.md); rules_clean still has to pass it. ValidationError when
+        the search or a filter cannot be read."""
+        problem = self.query_problem  # reads the search (and validates the form)
+        if problem is not None:
+            raise ValidationError(f"Fix the search first: {problem.message}")
+        if self.form.errors:
+            fields = ", ".join(self.form.errors)
+            raise ValidationError(f"Fix the filters first (these could not be read: {fields}).")
+        data = self.form.cleaned_data
+        conditions: list[dict] = []
+        tree = self.query_tree or {}
+        if tree.get("match", "all") == "all":
+            conditions.extend(tree.get("children", []))
+        else:
+            conditions.append(tree)
+        for name in ("status", "email_status", "tier", "consent_status"):
+            if data.get(name):
+                conditions.append(_choice(name, data[name]))
+        if data.get("owner"):
+            conditions.append(_any([self._owner(value) for value in data["owner"]]))
+        if data.get("company"):
+            conditions.append(self._company(data["company"]))
+        if data.get("source"):
+            conditions.append({"field": "source", "op": "is", "value": data["source"]})
+        if data.get("tags"):
+            has = [{"field": "tag", "op": "has", "value": tag.pk} for tag in data["tags"]]
+            conditions.extend(has if data.get("tags_all") else [_any(has)])
+        for bound, op in (("score_min", "gte"), ("score_max", "lte")):
+            if data.get(bound) is not None:
+                conditions.append({"field": "score", "op": op, "value": _number(data[bound])})
+        for name in ("created", "last_contacted", "last_activity"):
+            days = data.get(name)
+            if days:
+                start, stop = (d.date() if d is not None else None for d in (days.start, days.stop))
+                conditions.extend(_day_range(name, start, stop))
+        for field in self.custom_fields:
+            conditions.extend(self._custom(field, data))
+        if data.get("segment") is not None:
+            conditions.append({"field": "segment", "op": "in", "value": data["segment"].pk})
+        return {"match": "all", "children": conditions}
+
+    def _owner(self, value: str) -> dict:
+        if value == ME:
+            return {"field": "owner", "op": "is", "value": self.user.pk}
+        if value == NOBODY:
+            return {"field": "owner", "op": "empty"}
+        return {"field": "owner", "op": "is", "value": int(value)}
+
+    def _company(self, value: str) -> dict:
+        if not value.isdecimal():
+            return {"field": "company", "op": "contains", "value": value.strip()}
+        # An id (the company page's link): that company's name, unique in the workspace.
+        pk = as_id(value)
+        name = (
+            Company.objects.filter(workspace=self.workspace, pk=pk)
+            .values_list("name", flat=True)
+            .first()
+            if pk is not None
+            else None
+        )
+        return {"field": "company", "op": "is", "value": name} if name else _any([])
+
+    def _custom(self, field: CustomField, data: dict) -> list[dict]:
+        name, key = f"cf.{field.key}", f"cf_{field.key}"
+        if field.type == CustomFieldType.TEXT:
+            value = data.get(key)
+            return [{"field": name, "op": "contains", "value": value}] if value else []
+        if field.type == CustomFieldType.NUMBER:
+            return [
+                {"field": name, "op": op, "value": _number(json_number(data[bound]))}
+                for bound, op in ((f"{key}_min", "gte"), (f"{key}_max", "lte"))
+                if data.get(bound) is not None
+            ]
+        if field.type == CustomFieldType.DATE:
+            return _day_range(name, data.get(f"{key}_after"), data.get(f"{key}_before"))
+        if field.type == CustomFieldType.BOOLEAN:
+            value = data.get(key)
+            return [{"field": name, "op": "is", "value": value == "yes"}] if value else []
+        values = data.get(key)
+        return [_choice(name, values)] if values else []
+
+
+def _choice(name: str, values: list[str]) -> dict:
+    if len(values) == 1:
+        return {"field": name, "op": "is", "value": values[0]}
+    return {"field": name, "op": "in", "value": list(values)}
+
+
+def _any(conditions: list[dict]) -> dict:
+    """One condition stays itself; an empty "any" matches no lead."""
+    if len(conditions) == 1:
+        return conditions[0]
+    return {"match": "any", "children": conditions}
+
+
+def _number(value: Decimal | int | float) -> int | float:
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _day_range(name: str, start: date | None, stop: date | None) -> list[dict]:
+    """Days start..stop, both included, either open: what the panel's date ranges mean."""
+    if start is None and stop is None:
+        return []
+    if start is not None and stop is not None:
+        if start > stop:
+            return [_any([])]  # the panel finds nothing either
+        return [{"field": name, "op": "between", "value": [start.isoformat(), stop.isoformat()]}]
+    conditions = []
+    if start is not None and start > date.min:  # "after D" is from the day after D on
+        conditions.append({"field": name, "op": "after", "value": _day(start, -1)})
+    if stop is not None and stop < date.max:  # "before D" is up to the day before D
+        conditions.append({"field": name, "op": "before", "value": _day(stop, 1)})
+    if not conditions and name != "created":  # a bound at the calendar's edge: any date
+        conditions.append({"field": name, "op": "not_empty"})
+    return conditions
+
+
+def _day(day: date, shift: int) -> str:
+    return (day + timedelta(days=shift)).isoformat()

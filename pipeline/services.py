@@ -14,8 +14,8 @@ from leadcrm.models import Membership, User, Workspace
 from leadcrm.permissions import member_can
 from pipeline.list_forms import BulkAction
 from pipeline.models import SavedView
-from segments.models import Segment
-from segments.services import segment_add_leads
+from segments.models import Segment, SegmentKind
+from segments.services import segment_add_leads, segment_create, segment_rules_set
 
 
 def _leads(count: int) -> str:
@@ -96,6 +96,22 @@ def saved_view_create(
     )
     audit_record(actor=owner, workspace=workspace, action="saved_view.create", obj=view)
     return view
+
+
+@transaction.atomic
+def segment_from_list_create(
+    *, workspace: Workspace, actor: User, name: str, rules: dict
+) -> Segment:
+    """Save as dynamic segment: a Draft segment whose rules are the list's search and
+    filters (PRODUCT 10). rules_clean runs in segment_rules_set; any error undoes it all."""
+    segment = segment_create(
+        workspace=workspace,
+        actor=actor,
+        name=name,
+        kind=SegmentKind.DYNAMIC,
+        description="Saved from the leads list's search and filters.",
+    )
+    return segment_rules_set(segment=segment, rules=rules, actor=actor)
 
 
 def saved_views_using_segment(segment: Segment) -> list[str]:

@@ -27,6 +27,7 @@ urlpatterns = [
     path("leads/views/", views.saved_view_save, name="saved-view-save"),
     path("leads/views/<int:pk>/", views.saved_view_open, name="saved-view-open"),
     path("leads/views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),
+    path("leads/segment/", views.lead_list_segment_save, name="lead-list-segment"),
     # Add / Edit / Delete and the Trash (pipeline/edit_views.py)
     path("leads/new/", edit_views.lead_new, name="lead-new"),
     path("leads/<int:pk>/edit/", edit_views.lead_edit, name="lead-edit"),

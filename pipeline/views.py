@@ -21,7 +21,7 @@ from leadcrm.views import get_scoped_or_404
 from pipeline.filters import LeadListFilterSet
 from pipeline.list_forms import BulkUpdateForm, ColumnsForm, SavedViewForm
 from pipeline.models import LeadListPreference, SavedView
-from pipeline.services import bulk_update_run, saved_view_create
+from pipeline.services import bulk_update_run, saved_view_create, segment_from_list_create
 
 PAGE_SIZES = [25, 50, 100, 200]
 LIST_PARAMS_IGNORED = {"page", "view"}
@@ -179,6 +179,25 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, f"View “{view.name}” saved{' and shared' if view.shared else ''}.")
     return _back_to_list(request)
+
+
+@require_POST
+@require_perm("leadcrm.view_leads", "leadcrm.manage_segments")
+def lead_list_segment_save(request: HttpRequest) -> HttpResponse:
+    """Save as dynamic segment: the list's search and filters become a Draft segment."""
+    filterset = lead_filterset(request, QueryDict(request.POST.get("query", "")))
+    try:
+        segment = segment_from_list_create(
+            workspace=request.workspace,
+            actor=request.user,
+            name=request.POST.get("name", ""),
+            rules=filterset.as_rules(),
+        )
+    except ValidationError as error:
+        messages.error(request, f"The segment was not saved. {' '.join(error.messages)}")
+        return _back_to_list(request)
+    messages.success(request, f"Dynamic segment “{segment.name}” saved as a draft.")
+    return redirect("segments:segment-detail", pk=segment.pk)
 
 
 @require_POST

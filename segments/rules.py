@@ -11,10 +11,11 @@ Every compiled condition is two-valued (true or false, never NULL), so a negativ
 trees in plain Python; the property test proves both agree on both databases.
 """
 
+import math
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -184,7 +185,7 @@ STANDARD_FIELDS: tuple[FieldSpec, ...] = (
     _spec("search", "Name, email or company", Kind.SEARCH, "Lead", column="search_text"),
     _spec("first_name", "First name", Kind.TEXT, "Lead", blank=True),
     _spec("last_name", "Last name", Kind.TEXT, "Lead", blank=True),
-    _spec("email", "Email", Kind.TEXT, "Lead"),
+    _spec("email", "Email", Kind.TEXT, "Lead", blank=True),
     _spec("phone", "Phone", Kind.TEXT, "Lead", blank=True),
     _spec("mobile", "Mobile", Kind.TEXT, "Lead", blank=True),
     _spec("job_title", "Job title", Kind.TEXT, "Lead", blank=True),
@@ -224,8 +225,12 @@ STANDARD_FIELDS: tuple[FieldSpec, ...] = (
     _spec("score", "Lead score", Kind.NUMBER, "Funnel and scores"),
     _spec("tier", "Tier", Kind.CHOICE, "Funnel and scores", choices=_choices(Tier)),
     _spec("quality_score", "Quality score", Kind.NUMBER, "Funnel and scores"),
-    _spec("created", "Created", Kind.DATETIME, "Funnel and scores", column="created_at"),
-    _spec("updated", "Updated", Kind.DATETIME, "Funnel and scores", column="updated_at"),
+    _spec(
+        "created", "Created", Kind.DATETIME, "Funnel and scores", blank=True, column="created_at"
+    ),
+    _spec(
+        "updated", "Updated", Kind.DATETIME, "Funnel and scores", blank=True, column="updated_at"
+    ),
     _spec(
         "consent_status",
         "Consent",
@@ -697,7 +702,7 @@ def _activity_value(value: Any, *, counted: bool) -> dict:
     if not isinstance(url, str) or len(url) > TEXT_MAX or "\x00" in url:
         raise ValidationError(f"The URL text must be text of at most {TEXT_MAX} characters.")
     days = value.get("days")
-    days = None if days in (None, "") else _int_value(days, 1, MAX_DAYS, "days")
+    days = None if days in (None, "") else _int_value(days, 0, MAX_DAYS, "days")
     count = _int_value(value.get("count", 1), 1, MAX_ACTIVITY_COUNT, "times") if counted else 1
     return {"type": kind, "url": url.strip(), "days": days, "count": count}
 
@@ -726,6 +731,7 @@ def rules_clean(
 
 # Compiling -----------------------------------------------------------------------------------
 
+SUBQUERY_KINDS = {Kind.TAGS, Kind.SEGMENT, Kind.ACTIVITY}
 TRUE = Q(pk__isnull=False)
 FALSE = Q(pk__in=[])
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -782,7 +788,7 @@ class JsonTypeIs(Func):
 class Compiler:
     def __init__(self, workspace: Workspace | int, now: datetime, seen: frozenset = frozenset()):
         self.workspace = workspace
-        self.now = now
+        self.now = now.astimezone(UTC)  # N days ago is N×24 real hours, across DST changes
         self.tz = ZoneInfo(settings.TIME_ZONE)
         self.today = now.astimezone(self.tz).date()
         self.seen = seen
@@ -795,7 +801,11 @@ class Compiler:
         return self.condition(node)
 
     def group(self, node: dict) -> Q:
-        children = [self.node(child) for child in node.get("children", [])]
+        # AND and OR are commutative here (every condition is two-valued), so cheap column
+        # tests go first: PostgreSQL evaluates a nested boolean expression in the order
+        # written and stops early, running the subqueries only for the rows still in doubt.
+        ordered = sorted(node.get("children", []), key=self.cost)
+        children = [self.node(child) for child in ordered]
         match = node.get("match", "all")
         if not children:
             return FALSE if match == "any" else TRUE
@@ -803,6 +813,17 @@ class Compiler:
         for child in children[1:]:
             combined = combined & child if match == "all" else combined | child
         return ~combined if match == "none" else combined
+
+    def cost(self, node: dict) -> int:
+        """0 a column test, 1 a JSON test, 2 a subquery: the order to test conditions in."""
+        if is_group(node):
+            return max((self.cost(child) for child in node.get("children", [])), default=0)
+        spec = self.registry.get(node.get("field"))
+        if spec is None:
+            return 0
+        if spec.kind in SUBQUERY_KINDS or spec.activity_type or spec.name == "company":
+            return 2
+        return 1 if spec.is_custom else 0
 
     def condition(self, node: dict) -> Q:
         spec = self.registry.get(node["field"])
@@ -852,10 +873,17 @@ class Compiler:
         )
 
     def kind_number(self, spec, op, value) -> Q:
+        # Scores are whole numbers, and Django would truncate 50.5 to 50 for an integer
+        # column: round each bound the way that keeps the comparison exact instead.
+        column = spec.column
         if op == "between":
-            return Q(**{f"{spec.column}__gte": value[0], f"{spec.column}__lte": value[1]})
-        lookup = "exact" if op == "is" else op
-        return Q(**{f"{spec.column}__{lookup}": value})
+            return Q(
+                **{f"{column}__gte": math.ceil(value[0]), f"{column}__lte": math.floor(value[1])}
+            )
+        if op == "is":
+            return Q(**{column: value}) if value == int(value) else FALSE
+        bound = {"gt": math.floor, "gte": math.ceil, "lt": math.ceil, "lte": math.floor}[op](value)
+        return Q(**{f"{column}__{op}": bound})
 
     def kind_datetime(self, spec, op, value) -> Q:
         if op == "empty":
@@ -912,7 +940,9 @@ class Compiler:
         return self._segments
 
     def kind_activity(self, spec, op, value) -> Q:
-        activities = Activity.objects.all()
+        # The workspace condition lets PostgreSQL read a time window's lead ids straight off
+        # the covering indexes activity_ws_type_time_lead / activity_ws_time_lead.
+        activities = Activity.objects.filter(workspace=self.workspace)
         if value["type"]:
             activities = activities.filter(type=value["type"])
         if value["url"]:
@@ -926,8 +956,7 @@ class Compiler:
         # At least N: one uncorrelated grouped subquery over the workspace's matching
         # activities, hashed once, instead of counting each lead's activities in turn.
         counted = (
-            activities.filter(workspace=self.workspace)
-            .order_by()
+            activities.order_by()
             .values("lead_id")
             .annotate(n=Count("pk"))
             .filter(n__gte=count)
@@ -941,7 +970,9 @@ class Compiler:
         The latest time t lies in [low, high) ⇔ some activity lies in [low, high) and none
         lies at or after high.
         """
-        activities = Activity.objects.filter(lead_id=OuterRef("pk"), type=activity_type)
+        activities = Activity.objects.filter(
+            workspace=self.workspace, lead_id=OuterRef("pk"), type=activity_type
+        )
         if op == "empty":
             return ~Q(Exists(activities))
         low, high = self.moment_range(op, value)

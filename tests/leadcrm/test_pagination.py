@@ -12,7 +12,7 @@ from tests.contacts.factories import LeadFactory
 def leads(ws):
     def make(count: int):
         LeadFactory.create_batch(count, workspace=ws)
-        return Lead.objects.filter(workspace=ws).order_by("pk")
+        return Lead.objects.filter(workspace=ws).order_by("-id").order_by("pk")
 
     return make
 
@@ -48,7 +48,7 @@ def test_last_page_range_ends_at_the_count(leads):
 
 
 def test_empty_set_says_zero(ws):
-    page = BoundedPaginator(Lead.objects.filter(workspace=ws), 5).page(1)
+    page = BoundedPaginator(Lead.objects.filter(workspace=ws).order_by("-id"), 5).page(1)
 
     assert page.range_label == "0 of 0"
 
@@ -60,7 +60,7 @@ def test_page_past_the_end_of_a_small_set_is_an_empty_page_error(leads):
 
 def test_thousands_are_separated(ws, monkeypatch):
     monkeypatch.setattr(BoundedPaginator, "count", 9_999)
-    paginator = BoundedPaginator(Lead.objects.filter(workspace=ws), 50)
+    paginator = BoundedPaginator(Lead.objects.filter(workspace=ws).order_by("-id"), 50)
 
     assert paginator.count_label == "9,999"
 
@@ -90,7 +90,7 @@ def test_count_stops_just_past_the_bound(bound_of_30, leads):
 
 def test_the_default_bound_is_shown_as_10000_plus(ws, monkeypatch):
     monkeypatch.setattr(BoundedPaginator, "count", 10_001)
-    paginator = BoundedPaginator(Lead.objects.filter(workspace=ws), 50)
+    paginator = BoundedPaginator(Lead.objects.filter(workspace=ws).order_by("-id"), 50)
 
     assert paginator.count_label == "10,000+"
 

@@ -888,24 +888,12 @@ class Compiler:
     def kind_datetime(self, spec, op, value) -> Q:
         if op == "empty":
             return Q(**{f"{spec.column}__isnull": True})
-        low, high = self.moment_range(op, value)
-        condition = Q(**{f"{spec.column}__isnull": False})
-        if low is not None:
-            condition &= Q(**{f"{spec.column}__gte": low})
-        if high is not None:
-            condition &= Q(**{f"{spec.column}__lt": high})
-        return condition
+        return _within(spec.column, *self.moment_range(op, value))
 
     def kind_date(self, spec, op, value) -> Q:
         if op == "empty":
             return Q(**{f"{spec.column}__isnull": True})
-        low, high = self.day_range(op, value)
-        condition = Q(**{f"{spec.column}__isnull": False})
-        if low is not None:
-            condition &= Q(**{f"{spec.column}__gte": low})
-        if high is not None:
-            condition &= Q(**{f"{spec.column}__lt": high})
-        return condition
+        return _within(spec.column, *self.day_range(op, value))
 
     def kind_boolean(self, spec, op, value) -> Q:
         return Q(**{spec.column: value})
@@ -1068,6 +1056,16 @@ def _days_before(day: date, days: int) -> date:
 def _next_day(day: date) -> date | None:
     """The day after, or None (open) after the calendar's last day."""
     return None if day == date.max else day + timedelta(days=1)
+
+
+def _within(column: str, low, high) -> Q:
+    """low <= column < high (either end may be open); never true for NULL."""
+    condition = Q(**{f"{column}__isnull": False})
+    if low is not None:
+        condition &= Q(**{f"{column}__gte": low})
+    if high is not None:
+        condition &= Q(**{f"{column}__lt": high})
+    return condition
 
 
 def _text_lookup(lhs, op: str, value: str, *, folded: bool = False):

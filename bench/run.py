@@ -316,13 +316,12 @@ def kanban_move_bench(client: Client, workspace: Workspace) -> None:
 
 def segment_count_bench(workspace: Workspace) -> None:
     """A segment preview's live count (G2): the seed examples and a 3-level nested rule, as
-    leads_for(ws).filter(rules_condition(…)).count(), compiling included, against hand-written
+    rules_count(…) (what the preview shows), compiling included, against hand-written
     SQL counting the same leads at the same "now"."""
     from django.utils import timezone
 
     from contacts.models import Tag
-    from contacts.queries import leads_for
-    from segments.rules import rules_clean, rules_condition
+    from segments.rules import rules_clean, rules_count
 
     now = timezone.now()
     tag = Tag.objects.get(workspace=workspace, name="vip")
@@ -390,8 +389,7 @@ def segment_count_bench(workspace: Workspace) -> None:
         tree = rules_clean({"match": "all", "children": children}, workspace=workspace)
 
         def preview(tree=tree) -> int:
-            condition = rules_condition(tree, workspace=workspace, now=now)
-            return leads_for(workspace).filter(condition).count()
+            return rules_count(tree, workspace=workspace, now=now)
 
         def floor(sql=floor_sql) -> int:
             with connection.cursor() as cursor:

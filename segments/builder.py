@@ -46,6 +46,7 @@ from segments.rules import (
     op_label,
     rules_clean,
     rules_condition,
+    rules_count,
 )
 
 ROOT = "n"
@@ -130,6 +131,8 @@ def tree_from_post(data: QueryDict, registry: FieldRegistry) -> dict:
     root = {"match": data.get(f"{ROOT}:match", "all"), "children": []}
     groups = {ROOT: root}
     for key in keys:
+        if key.count(".") > MAX_DEPTH:  # n.0 is a root child; deeper forms can't come from us
+            raise BuilderInvalid(f"Groups can nest at most {MAX_DEPTH} levels deep.")
         parent_key = key.rpartition(".")[0]
         parent = groups.get(parent_key)
         # Keys are positional, in document order: a RuleIssue's path names its row.
@@ -511,13 +514,12 @@ def segment_preview(
         clean = rules_clean(tree, workspace=workspace, segment=segment, registry=registry)
     except RulesInvalid as error:
         return Preview(valid=False, issues=error.issues)
-    matching = leads_for(workspace).filter(
-        rules_condition(clean, workspace=workspace, now=now or timezone.now())
-    )
+    now = now or timezone.now()  # one "now" for the count and the leads shown
+    matching = leads_for(workspace).filter(rules_condition(clean, workspace=workspace, now=now))
     first = matching.select_related("company").order_by("-created_at", "-pk")[:PREVIEW_SIZE]
     return Preview(
         valid=True,
-        count=matching.count(),
+        count=rules_count(clean, workspace=workspace, now=now, registry=registry),
         leads=list(first),
         query=query_text(clean, workspace=workspace, registry=registry),
         clean=clean,

@@ -25,6 +25,7 @@ from segments.models import Segment
 from segments.rules import (
     CUSTOM_PREFIX,
     EMPTY_TREE,
+    MAX_DEPTH,
     NEGATIVE,
     POSITIVE,
     STANDARD_BY_NAME,
@@ -38,6 +39,7 @@ from segments.rules import (
 )
 
 MAX_QUERY_LENGTH = 1000
+MAX_NESTING = 2 * MAX_DEPTH  # "(" and "-" together; a tree nests groups at most MAX_DEPTH
 ALIASES = {
     "tags": "tag",
     "consent": "consent_status",
@@ -171,6 +173,7 @@ class Parser:
         self.text, self.workspace, self.user, self.registry = text, workspace, user, registry
         self.tokens = _tokens(text)
         self.at = 0
+        self.depth = 0  # open "(" and "-": recursion, bounded well below Python's limit
 
     def peek(self) -> Token | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -218,6 +221,20 @@ class Parser:
 
     def unary(self) -> Node:
         token = self.take()
+        if token.kind in ("-", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                message = f"Parentheses and “-” nest at most {MAX_NESTING} deep here."
+                raise QueryError(message, token.start, token.end)
+            try:
+                return self.nested(token)
+            finally:
+                self.depth -= 1
+        if token.kind == ")":  # pragma: no cover - all_of() stops at ")"
+            raise QueryError("This parenthesis closes nothing.", token.start, token.end)
+        return self.term(token)
+
+    def nested(self, token: Token) -> Node:
         if token.kind == "-":
             following = self.peek()
             if following is None or following.kind in ("OR", ")", "-"):
@@ -239,9 +256,6 @@ class Parser:
             if node.condition is not None:  # "(a)" is just a
                 return node
             return Node(token.start, closing.end, match=node.match, children=node.children)
-        if token.kind == ")":  # pragma: no cover - all_of() stops at ")"
-            raise QueryError("This parenthesis closes nothing.", token.start, token.end)
-        return self.term(token)
 
     def negate(self, node: Node, start: int) -> Node:
         if node.condition is not None:

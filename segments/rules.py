@@ -55,6 +55,7 @@ from segments.models import Segment, SegmentKind, SegmentMembership
 EMPTY_TREE: dict = {"match": "all", "children": []}
 MAX_DEPTH = 10
 MAX_CONDITIONS = 200
+MAX_EXPANDED = 1000  # conditions once referenced dynamic segments are compiled in place
 TEXT_MAX = 200
 MAX_DAYS = 36_500
 MAX_VALUES = 50
@@ -537,19 +538,43 @@ class _Cleaner:
                     for path in paths:
                         self.fail(path, f"That {names[what]} does not exist in this workspace.")
 
-    def check_cycles(self, tree: dict) -> None:
-        """A dynamic segment may not reach itself through `segment` conditions."""
-        if not self.wanted["segment"]:
-            return
-        graph = {
-            pk: referenced_segments(rules)
-            for pk, rules in Segment.objects.filter(
-                workspace=self.workspace, kind=SegmentKind.DYNAMIC
-            ).values_list("pk", "rules")
-        }
+    def check_segments(self, tree: dict) -> None:
+        """No circles through `segment` conditions, and no tree too large once expanded.
+
+        A dynamic segment's rules are compiled in place of each condition naming it, so the
+        sizes multiply along a chain of references; this checks the tree and, when saving a
+        segment, every segment that refers to it (its size changes with ours).
+        """
         me = self.segment.pk if self.segment is not None and self.segment.pk else None
+        if not self.wanted["segment"] and me is None:
+            return
+        rules = dict(
+            Segment.objects.filter(workspace=self.workspace, kind=SegmentKind.DYNAMIC)
+            .exclude(pk=me)
+            .values_list("pk", "rules")
+        )
         if me is not None:
-            graph[me] = referenced_segments(tree)
+            rules[me] = tree
+        graph = {pk: referenced_segments(tree_) for pk, tree_ in rules.items()}
+        self.check_cycles(graph, me)
+        if self.issues:
+            return
+        size = expanded_size(tree, rules)
+        if size > MAX_EXPANDED:
+            self.fail((), _too_large(size))
+            return
+        if me is not None:
+            referrers = [pk for pk in graph if pk != me and me in _reachable(pk, graph)]
+            names = dict(Segment.objects.filter(pk__in=referrers).values_list("pk", "name"))
+            for pk in referrers:
+                size = expanded_size(rules[pk], rules)
+                if size > MAX_EXPANDED:
+                    name = names.get(pk, pk)
+                    self.fail((), f"“{name}” refers to this segment. " + _too_large(size, name))
+                    return
+
+    def check_cycles(self, graph: dict[int, set[int]], me: int | None) -> None:
+        """A dynamic segment may not reach itself through `segment` conditions."""
         for start, paths in self.wanted["segment"].items():
             cycle = _cycle_from(start, graph, me)
             if cycle:
@@ -585,6 +610,40 @@ def _cycle_from(start: int, graph: dict[int, set[int]], me: int | None) -> list[
         trail.append(me)
         on_trail.add(me)
     return visit(start)
+
+
+def _reachable(start: int, graph: dict[int, set[int]]) -> set[int]:
+    seen: set[int] = set()
+    todo = list(graph.get(start, ()))
+    while todo:
+        pk = todo.pop()
+        if pk not in seen:
+            seen.add(pk)
+            todo.extend(graph.get(pk, ()))
+    return seen
+
+
+def expanded_size(tree: dict, rules: dict[int, dict], _memo=None, _trail=()) -> int:
+    """Conditions in the tree once each dynamic segment it names is replaced by its rules."""
+    memo = {} if _memo is None else _memo
+    size = 0
+    for _, condition in iter_conditions(tree or {}):
+        pk = condition.get("value")
+        if condition.get("field") != "segment" or pk not in rules or pk in _trail:
+            size += 1
+            continue
+        if pk not in memo:
+            memo[pk] = expanded_size(rules[pk], rules, memo, (*_trail, pk))
+        size += memo[pk]
+    return size
+
+
+def _too_large(size: int, whose: str = "") -> str:
+    rules = f"the rules of “{whose}”" if whose else "the rules"
+    return (
+        f"With the segments they refer to, {rules} would hold {size:,} conditions; "
+        f"at most {MAX_EXPANDED:,} can be evaluated at once."
+    )
 
 
 def _text_value(value: Any, *, search: bool = False) -> str:
@@ -723,7 +782,7 @@ def rules_clean(
     cleaned = cleaner.group(tree, (), 1)
     cleaner.check_ids()
     if not cleaner.issues:
-        cleaner.check_cycles(cleaned)
+        cleaner.check_segments(cleaned)
     if cleaner.issues:
         raise RulesInvalid(cleaner.issues)
     return cleaned
@@ -732,6 +791,7 @@ def rules_clean(
 # Compiling -----------------------------------------------------------------------------------
 
 SUBQUERY_KINDS = {Kind.TAGS, Kind.SEGMENT, Kind.ACTIVITY}
+MAX_SPLIT = 4  # arms of an OR counted apart (one query each)
 TRUE = Q(pk__isnull=False)
 FALSE = Q(pk__in=[])
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -786,13 +846,14 @@ class JsonTypeIs(Func):
 
 
 class Compiler:
-    def __init__(self, workspace: Workspace | int, now: datetime, seen: frozenset = frozenset()):
+    def __init__(self, workspace: Workspace | int, now: datetime, seen=frozenset(), registry=None):
         self.workspace = workspace
         self.now = now.astimezone(UTC)  # N days ago is N×24 real hours, across DST changes
         self.tz = ZoneInfo(settings.TIME_ZONE)
         self.today = now.astimezone(self.tz).date()
         self.seen = seen
-        self.registry = field_registry(workspace)
+        self.budget = [MAX_EXPANDED]  # shared with the compilers of referenced segments
+        self.registry = registry or field_registry(workspace)
         self._segments: dict[int, Segment] | None = None
 
     def node(self, node: dict) -> Q:
@@ -814,6 +875,31 @@ class Compiler:
             combined = combined & child if match == "all" else combined | child
         return ~combined if match == "none" else combined
 
+    def disjoint_parts(self, tree: dict) -> list[Q]:
+        """The tree as conditions that no lead meets twice, for counting (see rules_count).
+
+        A root "all" holding an "any" group with a subquery in it becomes one condition per
+        arm of that group: the rest AND arm i AND NOT arm 1..i-1. Each part is then a plain
+        AND chain, where PostgreSQL turns EXISTS into a (parallel) semi or anti join; inside
+        an OR it could only test the subquery lead by lead.
+        """
+        children = tree.get("children", []) if tree.get("match", "all") == "all" else []
+        for index, child in enumerate(children):
+            arms = child.get("children", []) if is_group(child) else []
+            splits = child.get("match") == "any" and 2 <= len(arms) <= MAX_SPLIT
+            if splits and self.cost(child) == 2:
+                others = children[:index] + children[index + 1 :]
+                rest = self.node({"match": "all", "children": others})
+                parts, earlier = [], []
+                for arm in [self.node(arm) for arm in sorted(arms, key=self.cost)]:
+                    part = rest & arm
+                    for before in earlier:
+                        part &= ~before
+                    parts.append(part)
+                    earlier.append(arm)
+                return parts
+        return [self.node(tree)]
+
     def cost(self, node: dict) -> int:
         """0 a column test, 1 a JSON test, 2 a subquery: the order to test conditions in."""
         if is_group(node):
@@ -826,6 +912,12 @@ class Compiler:
         return 1 if spec.is_custom else 0
 
     def condition(self, node: dict) -> Q:
+        # A safety net: rules_clean keeps saved segments within the budget (counted like
+        # expanded_size: a condition naming a dynamic segment counts as that segment's rules).
+        if node["field"] != "segment":
+            self.budget[0] -= 1
+            if self.budget[0] < 0:
+                raise RulesInvalid([RuleIssue((), _too_large(MAX_EXPANDED + 1))])
         spec = self.registry.get(node["field"])
         if spec is None:  # a custom field deleted since the rule was saved matches nobody
             return FALSE
@@ -915,7 +1007,7 @@ class Compiler:
             members = SegmentMembership.objects.filter(segment_id=value, lead_id=OuterRef("pk"))
             return Q(Exists(members))
         inner = Compiler(self.workspace, self.now, self.seen | {value})
-        inner.registry = self.registry
+        inner.registry, inner.budget = self.registry, self.budget
         inner._segments = self._segments
         return inner.node(segment.rules or EMPTY_TREE)
 
@@ -1100,3 +1192,33 @@ def segment_condition(segment: Segment, *, now: datetime | None = None) -> Q:
 def segment_leads(segment: Segment, *, now: datetime | None = None) -> QuerySet[Lead]:
     """The live leads in a segment, evaluated now (never a stale copy)."""
     return leads_for(segment.workspace_id).filter(segment_condition(segment, now=now))
+
+
+def rules_count(
+    tree: dict,
+    *,
+    workspace: Workspace | int,
+    now: datetime | None = None,
+    seen=frozenset(),
+    registry: FieldRegistry | None = None,
+) -> int:
+    """How many live leads a clean tree matches: the exact count a preview shows.
+
+    The same leads as leads_for(workspace).filter(rules_condition(tree, …)), counted as a
+    sum over disjoint parts where that lets PostgreSQL use joins (Compiler.disjoint_parts).
+    """
+    compiler = Compiler(workspace, now or timezone.now(), seen, registry=registry)
+    leads = leads_for(workspace)
+    return sum(leads.filter(part).count() for part in compiler.disjoint_parts(tree or EMPTY_TREE))
+
+
+def segment_count(segment: Segment, *, now: datetime | None = None) -> int:
+    """How many live leads are in a segment now."""
+    if segment.kind == SegmentKind.STATIC:
+        return segment_leads(segment).count()
+    return rules_count(
+        segment.rules or EMPTY_TREE,
+        workspace=segment.workspace_id,
+        now=now,
+        seen=frozenset({segment.pk}),
+    )

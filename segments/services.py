@@ -18,7 +18,7 @@ from contacts.models import Lead
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
 from segments.models import Segment, SegmentKind, SegmentMembership, SegmentState
-from segments.rules import referenced_segments, rules_clean, segment_leads
+from segments.rules import referenced_segments, rules_clean, segment_count, segment_leads
 
 NAME_MAX = Segment._meta.get_field("name").max_length
 TOUCH_EVERY = timedelta(minutes=1)  # "last used" is written at most this often per segment
@@ -367,7 +367,7 @@ def segment_rules_set(*, segment: Segment, rules: dict, actor: User | None) -> S
 def segment_count_refresh(*, segment: Segment, now: datetime | None = None) -> Segment:
     """Count the segment's live leads now and cache the number for the segments list."""
     now = now or timezone.now()
-    segment.member_count = segment_leads(segment, now=now).count()
+    segment.member_count = segment_count(segment, now=now)
     segment.counted_at = now
     Segment.objects.filter(pk=segment.pk).update(member_count=segment.member_count, counted_at=now)
     return segment

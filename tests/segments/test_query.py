@@ -379,3 +379,11 @@ def test_random_queries_round_trip(world, text):
     written = query_text(tree, workspace=world["ws"])
     assert written is not None
     assert parse(world, written) == tree
+
+
+def test_deep_nesting_is_an_error_not_a_crash(world):
+    for text in ["(" * 330 + "a" + ")" * 330, "-(" * 200 + "a" + ")" * 200]:
+        with pytest.raises(QueryError, match="nest at most"):
+            parse(world, text)
+    with pytest.raises(QueryError, match="right after “-”"):
+        parse(world, "-" * 400 + "a")

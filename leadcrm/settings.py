@@ -156,10 +156,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # million leads) for tens to hundreds of milliseconds before running it: a loss for the
     # short queries a web app makes. work_mem 32 MB (default 4 MB) keeps the bitmap of a
     # broad segment rule exact, so PostgreSQL reads the table in order instead of one index
-    # entry at a time (1.5 s → 0.7 s for a 3-level rule at 1M leads). PG_OPTIONS overrides.
+    # entry at a time (1.5 s → 0.7 s for a 3-level rule at 1M leads). random_page_cost 1.1
+    # (default 4, a spinning disk's) is the usual setting for SSDs and cached data: it lets
+    # PostgreSQL look up a tag's 131k leads by key instead of reading all 1M (0.47 → 0.33 s).
+    # PG_OPTIONS overrides all three.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"]["options"] = os.environ.get(
-        "PG_OPTIONS", "-c jit=off -c work_mem=32MB"
+        "PG_OPTIONS", "-c jit=off -c work_mem=32MB -c random_page_cost=1.1"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -8,8 +8,11 @@ leads as written and the oracle's context.
 
 Values are valid (what contacts' cleaners store) but chosen to be awkward: mixed case, accented
 and non-ASCII letters (é/É, ß/ẞ, İ/ı, decomposed é), LIKE's wildcards % and _, backslashes,
-empty strings, datetimes exactly on day boundaries and exactly now − N days. Condition values
-are mostly drawn from the leads' own values, so matches are common.
+empty strings, datetimes exactly on day boundaries and exactly now − N days, and "decoys"
+where a wrong implementation would cut (N wall-clock days back across a DST change, midnight
+in UTC). The time zone and `now` vary, often a day after a DST change. Condition values are
+mostly drawn from the leads' own values (a lead's text re-cased or cut, N = a lead's age in
+days), so matches are common.
 """
 
 from __future__ import annotations
@@ -46,16 +49,17 @@ from tests.segments.oracle import (
     SegmentInfo,
     ops_for,
     search_words,
+    standard_kinds,
 )
 
 # Pools ---------------------------------------------------------------------------------------
 
-TIME_ZONES = [
+TIME_ZONES = [  # the zones with DST twice: their changes are where days go wrong
     "UTC",
-    "Europe/Berlin",
-    "America/New_York",
     "Europe/Berlin",  # DST starts 2025-03-30 01:00 UTC, ends 2025-10-26 01:00 UTC
+    "Europe/Berlin",
     "America/New_York",  # DST ends 2025-11-02 06:00 UTC
+    "America/New_York",
     "Asia/Kolkata",  # +05:30
     "Pacific/Kiritimati",  # +14: its day starts on the previous UTC day
     "America/St_Johns",  # −03:30 / −02:30
@@ -448,8 +452,6 @@ def field_values(world: World, name: str) -> list[Any]:
 
 def field_kinds(world: World) -> dict[str, str]:
     """Every field a tree can name in this world → its kind."""
-    from tests.segments.oracle import standard_kinds
-
     kinds = standard_kinds()
     kinds.update({f"cf.{f.key}": f.type for f in world.fields})
     return kinds

@@ -13,6 +13,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "browser-demo-pass"
 
 
+def wired(page) -> None:
+    """Wait until the builder is swapped in and htmx has wired every input of it.
+
+    A person cannot act in the few milliseconds between a swap and htmx attaching its
+    triggers to the new inputs; a test can, and its next change would go unheard.
+    """
+    page.wait_for_function(
+        """() => {
+          const form = document.querySelector("#segment-rules");
+          if (!form || document.querySelector(
+            ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")) return false;
+          return [...form.querySelectorAll("[hx-post], [hx-get]")].every(
+            (el) => el["htmx-internal-data"] && el["htmx-internal-data"].initHash);
+        }"""
+    )
+
+
 def test_marketer_builds_a_dynamic_segment(page, live_server, log_in, screenshot):
     workspace = demo_workspace_seed(password=PASSWORD, reset_passwords=True)
     vip = TagFactory(workspace=workspace, name="vip")
@@ -39,9 +56,12 @@ def test_marketer_builds_a_dynamic_segment(page, live_server, log_in, screenshot
 
     # Lead score is greater than 50
     page.get_by_role("button", name="Add condition").click()
+    wired(page)
     first = page.locator("#rule-n-0")
     first.get_by_label("Field").select_option(label="Lead score")
+    wired(page)
     first.get_by_label("Comparison").select_option(label="is greater than")
+    wired(page)
     first.get_by_label("Value").fill("50")
     expect(count).to_have_text("4 leads match")
     expect(page.get_by_text("Unsaved changes")).to_be_visible()
@@ -51,17 +71,24 @@ def test_marketer_builds_a_dynamic_segment(page, live_server, log_in, screenshot
 
     # … and any of: has the tag vip, or status is Qualified
     page.locator("#rule-n").get_by_role("button", name="Add group").last.click()
+    wired(page)
     group = page.locator("#rule-n-1")
     group.get_by_label("Match").select_option("any")
+    wired(page)
     tag_row = page.locator("#rule-n-1-0")
     tag_row.get_by_label("Field").select_option(label="Tag")
+    wired(page)
     expect(tag_row.get_by_label("Comparison")).to_have_value("has")
     tag_row.get_by_label("Value").select_option(label="vip")
+    wired(page)
     expect(count).to_have_text("1 lead matches")
     group.get_by_role("button", name="Add condition").click()
+    wired(page)
     status_row = page.locator("#rule-n-1-1")
     status_row.get_by_label("Field").select_option(label="Status")
+    wired(page)
     status_row.get_by_label("Value").select_option(label="Qualified")
+    wired(page)
     expect(count).to_have_text("2 leads match")
     expect(preview.get_by_role("link")).to_have_count(2)
     screenshot("segment-rule-builder")

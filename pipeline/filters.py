@@ -107,7 +107,8 @@ class LeadListFilterSet(LeadFilterSet):
             message = "Your role cannot see segments, so it cannot search by them."
             self._query_problem = QueryProblem.of(value, message, 0, len(value))
             return queryset.none()
-        return queryset.filter(rules_condition(tree, workspace=self.workspace, now=self.now))
+        condition = rules_condition(tree, workspace=self.workspace, now=self.now, registry=registry)
+        return queryset.filter(condition)
 
     def filter_segment(self, queryset: QuerySet, name: str, segment: Segment) -> QuerySet:
         segment_touch(segment=segment, now=self.now)  # "last used" on the segments list

@@ -515,7 +515,8 @@ def segment_preview(
     except RulesInvalid as error:
         return Preview(valid=False, issues=error.issues)
     now = now or timezone.now()  # one "now" for the count and the leads shown
-    matching = leads_for(workspace).filter(rules_condition(clean, workspace=workspace, now=now))
+    condition = rules_condition(clean, workspace=workspace, now=now, registry=registry)
+    matching = leads_for(workspace).filter(condition)
     first = matching.select_related("company").order_by("-created_at", "-pk")[:PREVIEW_SIZE]
     return Preview(
         valid=True,

@@ -1004,8 +1004,7 @@ class Compiler:
         if segment is None or value in self.seen:
             return FALSE
         if segment.kind == SegmentKind.STATIC:
-            members = SegmentMembership.objects.filter(segment_id=value, lead_id=OuterRef("pk"))
-            return Q(Exists(members))
+            return _members_of(value)
         inner = Compiler(self.workspace, self.now, self.seen | {value})
         inner.registry, inner.budget = self.registry, self.budget
         inner._segments = self._segments
@@ -1175,17 +1174,31 @@ def _json_lookup(key: str, lookup: str, value: Any) -> Q:
     return Q(**{f"attributes__{key}__{lookup}": value})
 
 
-def rules_condition(tree: dict, *, workspace: Workspace | int, now: datetime | None = None) -> Q:
-    """One condition on Lead for a clean tree (see rules_clean), at the frozen time `now`."""
-    return Compiler(workspace, now or timezone.now()).node(tree or EMPTY_TREE)
+def _members_of(segment_id: int) -> Q:
+    """The lead is a member of the static segment."""
+    members = SegmentMembership.objects.filter(segment_id=segment_id, lead_id=OuterRef("pk"))
+    return Q(Exists(members))
+
+
+def rules_condition(
+    tree: dict,
+    *,
+    workspace: Workspace | int,
+    now: datetime | None = None,
+    registry: FieldRegistry | None = None,
+) -> Q:
+    """One condition on Lead for a clean tree (see rules_clean), at the frozen time `now`.
+
+    A caller that already holds the workspace's field registry passes it (one query less).
+    """
+    return Compiler(workspace, now or timezone.now(), registry=registry).node(tree or EMPTY_TREE)
 
 
 def segment_condition(segment: Segment, *, now: datetime | None = None) -> Q:
     """Membership of a static segment, or the rules of a dynamic one, as a condition on Lead."""
-    compiler = Compiler(segment.workspace_id, now or timezone.now(), frozenset({segment.pk}))
     if segment.kind == SegmentKind.STATIC:
-        members = SegmentMembership.objects.filter(segment_id=segment.pk, lead_id=OuterRef("pk"))
-        return Q(Exists(members))
+        return _members_of(segment.pk)
+    compiler = Compiler(segment.workspace_id, now or timezone.now(), frozenset({segment.pk}))
     return compiler.node(segment.rules or EMPTY_TREE)
 
 

@@ -47,9 +47,13 @@ def _read_only_check(segment: Segment) -> None:
         )
 
 
-def _static_check(segment: Segment, doing: str) -> None:
+def _members_change_check(workspace: Workspace, segment: Segment, doing: str) -> None:
+    """Members change only in this workspace's static segments that are not retired."""
+    if segment.workspace_id != workspace.pk:
+        raise ValidationError("That segment belongs to another workspace.")
     if segment.kind != SegmentKind.STATIC:
         raise ValidationError(f"{doing} works on static segments only.")
+    _read_only_check(segment)
 
 
 def _name_clean(workspace: Workspace | int, name: str, *, exclude: Segment | None = None) -> str:
@@ -287,10 +291,7 @@ def segment_add_leads(
     *, workspace: Workspace, segment: Segment, leads: QuerySet[Lead], actor: User | None
 ) -> int:
     """Add leads to a static segment, set-based; leads already in it are left as they are."""
-    if segment.workspace_id != workspace.pk:
-        raise ValidationError("That segment belongs to another workspace.")
-    _static_check(segment, "Adding leads")
-    _read_only_check(segment)
+    _members_change_check(workspace, segment, "Adding leads")
     ids = list(
         leads.filter(workspace=workspace, deleted_at__isnull=True)
         .order_by()
@@ -316,10 +317,7 @@ def segment_remove_leads(
     *, workspace: Workspace, segment: Segment, leads: QuerySet[Lead], actor: User | None
 ) -> int:
     """Take leads out of a static segment in one DELETE; returns how many were in it."""
-    if segment.workspace_id != workspace.pk:
-        raise ValidationError("That segment belongs to another workspace.")
-    _static_check(segment, "Removing leads")
-    _read_only_check(segment)
+    _members_change_check(workspace, segment, "Removing leads")
     memberships = SegmentMembership.objects.filter(
         segment=segment, lead__in=leads.filter(workspace=workspace).order_by().values("pk")
     )

@@ -1005,9 +1005,9 @@ class Compiler:
             return FALSE
         if segment.kind == SegmentKind.STATIC:
             return _members_of(value)
-        inner = Compiler(self.workspace, self.now, self.seen | {value})
-        inner.registry, inner.budget = self.registry, self.budget
-        inner._segments = self._segments
+        # Same registry, segments and budget: a nested segment costs no extra queries.
+        inner = Compiler(self.workspace, self.now, self.seen | {value}, registry=self.registry)
+        inner.budget, inner._segments = self.budget, self._segments
         return inner.node(segment.rules or EMPTY_TREE)
 
     def segments(self) -> dict[int, Segment]:

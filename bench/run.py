@@ -13,6 +13,9 @@ delete the workspace to start over).
 Segment previews (G2) print one line each: the live count of the seed examples and of a
 3-level nested rule through the rules compiler, against hand-written SQL for the same count.
 Targets: ≤ 3 × floor, and ≤ 500 ms.
+
+Imports (I6) come last, in bench/imports.py (rows/s against COPY floors, dry run, memory).
+BENCH_ONLY=pages|segments|imports runs one part.
 """
 
 import os
@@ -136,6 +139,18 @@ def setup() -> tuple[Workspace, User]:
 
 def main() -> None:
     workspace, user = setup()
+    only = os.environ.get("BENCH_ONLY", "")
+    if only in ("", "pages"):
+        pages_bench(workspace, user)
+    if only in ("", "segments"):
+        segment_count_bench(workspace)
+    if only in ("", "imports"):
+        from bench.imports import import_bench
+
+        import_bench(workspace, user)
+
+
+def pages_bench(workspace: Workspace, user: User) -> None:
     client = Client()
     client.force_login(user)
     session = client.session
@@ -263,7 +278,6 @@ def main() -> None:
             )
 
     kanban_move_bench(client, workspace)
-    segment_count_bench(workspace)
 
 
 def kanban_move_bench(client: Client, workspace: Workspace) -> None:

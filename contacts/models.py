@@ -507,3 +507,154 @@ class SuppressedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email_hash[:12]}… ({self.get_reason_display()})"
+
+
+# Imports (PRODUCT 5, I1–I9) -------------------------------------------------------------------
+
+
+class ImportMode(models.TextChoices):
+    CREATE = "create", "Create new leads only"
+    UPDATE = "update", "Update existing leads only"
+    UPSERT = "upsert", "Create new and update existing leads"
+
+
+class ImportStatus(models.TextChoices):
+    MAPPING = "mapping", "Mapping columns"
+    CHECKING = "checking", "Checking the file"
+    CHECKED = "checked", "Ready to import"
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    UNDONE = "undone", "Undone"
+
+
+class ImportJob(models.Model):
+    """One uploaded file on its way in: mapping, dry run, the run's checkpoint, history, undo.
+
+    The uploaded file lives under settings.IMPORT_DIR until the import ends; what stays
+    afterwards (counts, issues, batches, snapshots) is what history, the error report and
+    undo need. Task arguments are this row's id, never data.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    # the file
+    file_name = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=500, blank=True, help_text="Empty once deleted")
+    file_size = models.BigIntegerField(default=0)
+    file_kind = models.CharField(max_length=10)  # csv | xlsx | vcf
+    file_info = models.JSONField(default=dict, blank=True)  # encoding, delimiter, header row…
+    headers = models.JSONField(default=list, blank=True)
+    # what the user chose
+    mapping = models.JSONField(default=list, blank=True)  # one target per column ("" = skip)
+    new_fields = models.JSONField(default=dict, blank=True)  # column index → {key,label,type}
+    defaults = models.JSONField(default=dict, blank=True)
+    mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.UPSERT)
+    fill_blanks = models.BooleanField(default=False)
+    opt_in_confirmed = models.BooleanField(default=False)
+    # the run
+    status = models.CharField(
+        max_length=12, choices=ImportStatus.choices, default=ImportStatus.MAPPING
+    )
+    run_token = models.CharField(max_length=32, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_total = models.IntegerField(null=True, blank=True)
+    rows_done = models.IntegerField(default=0)  # checkpoint: data rows in committed batches
+    batches_done = models.IntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    invalid = models.IntegerField(default=0)
+    skip_reasons = models.JSONField(default=dict, blank=True)
+    dry_run = models.JSONField(default=dict, blank=True)  # the preview's whole-file summary
+    error = models.TextField(blank=True)
+    # undo
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undo_report = models.JSONField(default=dict, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="importjob_ws_created")]
+
+    def __str__(self) -> str:
+        return f"Import of {self.file_name}"
+
+
+class ImportIssue(models.Model):
+    """A row that was not imported (invalid, or skipped with its reason): the error report.
+
+    Holds the row's values so the report can be fixed and imported again; erased with the
+    lead (C6) when it names one.
+    """
+
+    class Kind(models.TextChoices):
+        INVALID = "invalid", "Invalid"
+        SKIPPED = "skipped", "Skipped"
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
+    dry_run = models.BooleanField(default=False)
+    row_number = models.IntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    column = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=500)
+    email = models.CharField(max_length=254, blank=True)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    values = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["job", "dry_run", "row_number"], name="importissue_job_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number}: {self.reason}"
+
+
+class ImportBatch(models.Model):
+    """A committed batch: the checkpoint a resumed run starts after, and the leads it created."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="batches")
+    number = models.IntegerField()
+    first_row = models.IntegerField()
+    last_row = models.IntegerField()
+    created_ids = models.JSONField(default=list, blank=True)
+    committed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="importbatch_job_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.number + 1} (rows {self.first_row}–{self.last_row})"
+
+
+class ImportSnapshot(models.Model):
+    """What an import changed on an existing lead, to restore it on undo (I7)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="snapshots")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    before = models.JSONField(default=dict)  # field → value before the import
+    version_after = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "lead"], name="importsnapshot_job_lead")]
+
+    def __str__(self) -> str:
+        return f"Lead {self.lead_id} before import {self.job_id}"

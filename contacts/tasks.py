@@ -54,3 +54,19 @@ def custom_field_purge(field_id: int) -> int:
             purged += _remove_key(field.workspace_id, field.key, start, end)
     field.delete()
     return purged
+
+
+@task()
+def import_check(job_id: int, token: str) -> None:
+    """The dry run of an import (PRODUCT I4): counts and problems, nothing written."""
+    from contacts.importing.jobs import import_check_run
+
+    import_check_run(job_id, token)
+
+
+@task()
+def import_run(job_id: int, token: str) -> None:
+    """An import (PRODUCT I6), batch by batch; `token` tells a superseded run to stop."""
+    from contacts.importing.jobs import import_run_batches
+
+    import_run_batches(job_id, token)

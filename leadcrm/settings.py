@@ -242,6 +242,22 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
+# Imports and background exports (PRODUCT 5). Uploaded files stream to disk (anything above
+# FILE_UPLOAD_MAX_MEMORY_SIZE goes to a temporary file, then into IMPORT_DIR); the cap is the
+# app's own, enforced while the upload streams (leadcrm.uploads.CappedUploadHandler).
+IMPORT_MAX_UPLOAD_BYTES = envint("IMPORT_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+IMPORT_DIR = Path(os.environ.get("IMPORT_DIR", VAR_DIR / "imports"))
+EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", VAR_DIR / "exports"))
+EXPORT_KEEP_DAYS = envint("EXPORT_KEEP_DAYS", 7)
+# Exports of more leads than this run in the background; smaller ones stream at once.
+EXPORT_BACKGROUND_ABOVE = envint("EXPORT_BACKGROUND_ABOVE", 10_000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "leadcrm.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -49,3 +49,37 @@ class LeadListPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace}"
+
+
+class ExportJob(models.Model):
+    """A background export of many leads (PRODUCT I8): the file is built by a task, kept under
+    settings.EXPORT_DIR for EXPORT_KEEP_DAYS days, and downloaded by the member who asked."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Exporting"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    fmt = models.CharField(max_length=5)  # csv | xlsx | vcf
+    scope = models.CharField(max_length=200)  # what was exported, as shown ("Segment “VIP”")
+    query = models.JSONField(default=dict, blank=True)  # how to find the leads again
+    columns = models.JSONField(default=list, blank=True)
+    rows_done = models.IntegerField(default=0)
+    rows_total = models.IntegerField(null=True, blank=True)
+    file_path = models.CharField(max_length=500, blank=True)
+    file_size = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="exportjob_ws_created")]
+
+    def __str__(self) -> str:
+        return f"Export of {self.scope}"

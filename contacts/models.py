@@ -527,6 +527,7 @@ class ImportStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    UNDOING = "undoing", "Undoing"
     UNDONE = "undone", "Undone"
 
 

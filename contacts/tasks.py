@@ -70,3 +70,11 @@ def import_run(job_id: int, token: str) -> None:
     from contacts.importing.jobs import import_run_batches
 
     import_run_batches(job_id, token)
+
+
+@task()
+def import_undo(job_id: int, token: str) -> None:
+    """Undo a large import (PRODUCT I7) in one transaction."""
+    from contacts.importing.undo import import_undo_run
+
+    import_undo_run(job_id, token)

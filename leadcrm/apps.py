@@ -14,5 +14,7 @@ class LeadcrmConfig(AppConfig):
     verbose_name = "LeadCRM"
 
     def ready(self) -> None:
+        from leadcrm import lookups  # noqa: F401  (registers __anyof on every field)
+
         # After every migrate: a deleted role comes back and Owner holds every permission (W2).
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="leadcrm.ensure_roles")

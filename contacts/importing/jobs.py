@@ -33,6 +33,7 @@ from contacts.custom_fields import KEY_RE, custom_field_create
 from contacts.export import BOM, cell_safe
 from contacts.importing import writer
 from contacts.importing.mapping import mapping_guess
+from contacts.importing.reading import cleaned_batches
 from contacts.importing.rows import CleanRow, RowCleaner, RowInvalid
 from contacts.importing.sources import SourceError, SourceInfo, source_detect, source_rows
 from contacts.importing.targets import (
@@ -60,7 +61,7 @@ from leadcrm.models import Membership, User, Workspace
 BATCH_SIZE = 5000
 DRY_RUN_ISSUE_LIMIT = 10_000  # the preview lists this many problems; counts cover them all
 STALE_AFTER = timedelta(minutes=2)  # a running import without a heartbeat for this long resumes
-ACTIVE = (ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING)
+ACTIVE = (ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.UNDOING)
 
 
 # Files ----------------------------------------------------------------------------------------
@@ -334,15 +335,22 @@ def _effective_fields(job: ImportJob) -> tuple[list[str], list[CustomField]]:
     return mapping, custom
 
 
-def _cleaner(job: ImportJob) -> RowCleaner:
+def _cleaner_args(job: ImportJob) -> dict[str, Any]:
+    """What a RowCleaner for this import is built from, as plain (picklable) data."""
     mapping, custom = _effective_fields(job)
-    return RowCleaner(
-        headers=job.headers,
-        mapping=mapping,
-        custom_fields=custom,
-        members=members_lookup(job.workspace_id),
-        defaults=job.defaults,
-    )
+    return {
+        "headers": job.headers,
+        "mapping": mapping,
+        "custom_fields": [
+            {"key": f.key, "label": f.label, "type": f.type, "choices": f.choices} for f in custom
+        ],
+        "members": members_lookup(job.workspace_id),
+        "defaults": job.defaults,
+    }
+
+
+def _cleaner(job: ImportJob) -> RowCleaner:
+    return RowCleaner.from_args(_cleaner_args(job))
 
 
 @dataclass
@@ -416,24 +424,10 @@ def _default_display(job: ImportJob, key: str, owner_names: dict[int, str]) -> s
 # Runs -----------------------------------------------------------------------------------------
 
 
-def _batches(
-    job: ImportJob, cleaner: RowCleaner
-) -> Iterator[tuple[list[CleanRow], list[RowInvalid], int]]:
-    """(valid rows, invalid rows, data rows read) per BATCH_SIZE data rows of the file."""
-    valid: list[CleanRow] = []
-    invalid: list[RowInvalid] = []
-    count = 0
-    for row_number, values in source_rows(_job_path(job), SourceInfo.from_json(job.file_info)):
-        try:
-            valid.append(cleaner.clean(row_number, values))
-        except RowInvalid as error:
-            invalid.append(error)
-        count += 1
-        if count == BATCH_SIZE:
-            yield valid, invalid, count
-            valid, invalid, count = [], [], 0
-    if count:
-        yield valid, invalid, count
+def _batches(job: ImportJob) -> Iterator[tuple[list[CleanRow], list[RowInvalid], int]]:
+    """The file's batches of BATCH_SIZE data rows, cleaned ahead of their writing."""
+    info = SourceInfo.from_json(job.file_info)
+    return cleaned_batches(_job_path(job), info, _cleaner_args(job), BATCH_SIZE)
 
 
 def _context(job: ImportJob) -> writer.ImportContext:
@@ -501,7 +495,6 @@ def import_check_run(job_id: int, token: str) -> None:
         return
     started = time.monotonic()
     ctx = _context(job)
-    cleaner = _cleaner(job)
     summary: dict[str, Any] = {
         "rows": 0,
         "create": 0,
@@ -512,7 +505,7 @@ def import_check_run(job_id: int, token: str) -> None:
     }
     stored = 0
     try:
-        for valid, invalid, count in _batches(job, cleaner):
+        for valid, invalid, count in _batches(job):
             decisions = writer.batch_plan(ctx, valid)
             summary["rows"] += count
             summary["invalid"] += len(invalid)
@@ -616,9 +609,8 @@ def import_run_batches(job_id: int, token: str) -> None:
         status=ImportStatus.RUNNING, heartbeat_at=timezone.now()
     )
     ctx = _context(job)
-    cleaner = _cleaner(job)
     try:
-        for number, (valid, invalid, count) in enumerate(_batches(job, cleaner)):
+        for number, (valid, invalid, count) in enumerate(_batches(job)):
             if number < job.batches_done:
                 writer.batch_plan(ctx, valid)  # committed already: only rebuild the seen-maps
                 continue
@@ -724,7 +716,7 @@ def import_cancel(job: ImportJob, *, actor: User | None) -> ImportJob:
 
 def import_resume_if_stale(job: ImportJob) -> bool:
     """A run whose worker died (no heartbeat for STALE_AFTER) starts again from its checkpoint."""
-    from contacts.tasks import import_check, import_run
+    from contacts.tasks import import_check, import_run, import_undo
 
     if job.status not in ACTIVE:
         return False
@@ -737,7 +729,10 @@ def import_resume_if_stale(job: ImportJob) -> bool:
     ).update(run_token=token, heartbeat_at=timezone.now())
     if not updated:
         return False
-    task = import_check if job.status == ImportStatus.CHECKING else import_run
+    task = {
+        ImportStatus.CHECKING: import_check,
+        ImportStatus.UNDOING: import_undo,  # one transaction: running it again is safe
+    }.get(job.status, import_run)
     if job.status == ImportStatus.CHECKING:
         ImportIssue.objects.filter(job=job, dry_run=True).delete()
         ImportJob.objects.filter(pk=job.pk).update(rows_done=0)

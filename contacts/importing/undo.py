@@ -6,6 +6,7 @@ whatever happens to the import), and the consent ledger only grows: a consent th
 changed is put back by a new event.
 """
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,6 +23,7 @@ from contacts.models import (
     ActivityType,
     Channel,
     ConsentEvent,
+    ConsentStatus,
     ImportBatch,
     ImportJob,
     ImportSnapshot,
@@ -62,6 +64,8 @@ def undo_refusal(job: ImportJob) -> str:
     """Why this import cannot be undone at all, or ""."""
     if job.status == ImportStatus.UNDONE:
         return "This import has already been undone."
+    if job.status == ImportStatus.UNDOING:
+        return "This import is being undone."
     if job.status not in UNDOABLE:
         return "An import can be undone once it has ended (or been cancelled)."
     return ""
@@ -93,9 +97,11 @@ def _plan_created(plan: UndoPlan, batch: ImportBatch) -> None:
         leads = (
             Lead.objects.filter(pk__in=chunk)
             .annotate(activity=Exists(later_activity), consent=Exists(later_consent))
-            .values_list("pk", "email", "updated_at", "deleted_at", "activity", "consent")
+            .values_list(
+                "pk", "email", "updated_at", "deleted_at", "activity", "consent", "consent_status"
+            )
         )
-        for pk, email, updated_at, deleted_at, activity, consent in leads:
+        for pk, email, updated_at, deleted_at, activity, consent, consent_status in leads:
             if deleted_at is not None:
                 reason = "moved to the trash after the import"
             elif updated_at > since:
@@ -104,6 +110,9 @@ def _plan_created(plan: UndoPlan, batch: ImportBatch) -> None:
                 reason = "has activities logged after the import"
             elif consent:
                 reason = "its consent changed after the import"
+            elif consent_status == ConsentStatus.OPTED_OUT:
+                # Deleting it would forget the opt-out the file brought: never undone.
+                reason = "opted out through the import; an opt-out is never undone"
             else:
                 plan.delete_ids.append(pk)
                 continue
@@ -125,11 +134,54 @@ def _changed_reason(lead: Lead, version: int) -> str:
     return "changed after the import"
 
 
+UNDO_INLINE_LIMIT = 2000  # leads created + updated; a bigger undo runs in the background
+
+
+def undo_is_large(job: ImportJob) -> bool:
+    return job.created + job.updated > UNDO_INLINE_LIMIT
+
+
+def import_undo_start(job: ImportJob, *, actor: User | None) -> dict | None:
+    """Undo at once (returning the report) when small, else queue it and return None."""
+    from contacts.tasks import import_undo as import_undo_task
+
+    if not undo_is_large(job):
+        return import_undo(job, actor=actor)
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        refusal = undo_refusal(job)
+        if refusal:
+            raise ValidationError(refusal)
+        job.undo_report = {"previous_status": job.status}
+        job.status, job.undone_by = ImportStatus.UNDOING, actor
+        job.run_token, job.heartbeat_at = secrets.token_hex(8), timezone.now()
+        job.save(update_fields=["undo_report", "status", "undone_by", "run_token", "heartbeat_at"])
+        token = job.run_token
+        transaction.on_commit(lambda: import_undo_task.enqueue(job.pk, token))
+    return None
+
+
+def import_undo_run(job_id: int, token: str) -> None:
+    """The background undo; on failure the import goes back to its status, with the reason."""
+    job = ImportJob.objects.select_related("undone_by").get(pk=job_id)
+    if job.status != ImportStatus.UNDOING or job.run_token != token:
+        return
+    try:
+        import_undo(job, actor=job.undone_by)
+    except Exception as error:
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.UNDOING).update(
+            status=job.undo_report.get("previous_status", ImportStatus.DONE),
+            undone_by=None,
+            error=f"Undo failed: {error}"[:2000],
+        )
+        raise
+
+
 def import_undo(job: ImportJob, *, actor: User | None) -> dict:
     """Carry out the plan in one transaction; returns (and stores) the report."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
-        refusal = undo_refusal(job)
+        refusal = undo_refusal(job) if job.status != ImportStatus.UNDOING else ""
         if refusal:
             raise ValidationError(refusal)
         plan = undo_plan(job)
@@ -169,6 +221,8 @@ def _restore(job: ImportJob, snapshot: ImportSnapshot, actor: User | None) -> in
     if unsubscribed:  # never re-subscribe: status and consent stay as the opt-out left them
         for name in ("status", "email_status", *CONSENT_FIELDS):
             before.pop(name, None)
+    if lead.do_not_contact:  # Do Not Contact is honoured like an opt-out: undo never lifts it
+        before.pop("do_not_contact", None)
     consent_before = {name: before.pop(name) for name in CONSENT_FIELDS if name in before}
     for name, value in before.items():
         if name in _DATE_FIELDS and value:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -99,7 +100,16 @@ CONSENT_COLUMNS = (
     "consent_proof",
     "gdpr_basis",
 )
-_MATCH_COLUMNS = ("id", "email", "version", *UPDATABLE, *CONSENT_COLUMNS)
+# company__name: a row naming the lead's own company changes nothing (see _plan_update).
+_MATCH_COLUMNS = (
+    "id",
+    "email",
+    "version",
+    "search_text",
+    *UPDATABLE,
+    *CONSENT_COLUMNS,
+    "company__name",
+)
 
 
 @dataclass
@@ -119,6 +129,38 @@ class ImportContext:
     # Keys the current batch added to the seen-maps, so a batch that is rolled back and
     # planned again does not find its own rows there.
     _journal: list[tuple[dict, int]] = field(default_factory=list)
+
+    _secondary: dict[int, list[int]] | None = None
+
+    def secondary_index(self) -> dict[int, list[int]]:
+        """hash(secondary email) → live lead ids, read once per run.
+
+        Few leads have secondary emails, so one pass over those is far cheaper than asking
+        the database about every batch (a GIN index cannot serve "any of these 2,000"). Leads
+        this run creates are covered by the seen-maps, which hold their secondary emails.
+        """
+        if self._secondary is None:
+            self._secondary = defaultdict(list)
+            leads = (
+                Lead.objects.filter(workspace=self.workspace, deleted_at__isnull=True)
+                .exclude(secondary_emails=[])
+                .values_list("pk", "secondary_emails")
+            )
+            for pk, emails in leads.iterator(chunk_size=5000):
+                for email in emails or []:
+                    self._secondary[_key(str(email).lower())].append(pk)
+        return self._secondary
+
+    _trash: set[str] | None = None
+
+    def trashed(self) -> set[str]:
+        """The (lower-cased) emails of the workspace's trash, read once per run: the trash
+        holds 30 days of deletions, far fewer than a file's rows."""
+        if self._trash is None:
+            trash = Lead.objects.filter(workspace=self.workspace, deleted_at__isnull=False)
+            emails = trash.values_list("email", flat=True).iterator(chunk_size=5000)
+            self._trash = {email.lower() for email in emails}
+        return self._trash
 
     def mark(self) -> None:
         """A batch starts: what earlier batches added stays."""
@@ -186,12 +228,12 @@ def batch_plan(ctx: ImportContext, rows: list[CleanRow]) -> list[Decision]:
         return decisions
     emails = [d.row.email for d in pending]
     suppressed = suppressed_emails(workspace=ctx.workspace, emails=emails)
-    by_email = _leads_by_email(ctx.workspace, [e for e in emails if e not in suppressed])
+    by_email = _leads_by_email(ctx, [e for e in emails if e not in suppressed])
     matched_ids = {lead["id"] for leads in by_email.values() for lead in leads}
     tags_by_lead = _tag_names(matched_ids) if ctx.mode != ImportMode.CREATE else {}
     unmatched = [e for e in emails if e not in suppressed and e not in by_email]
     # In every mode: "update only" names the trash too, since restoring is what the user wants.
-    in_trash = _trashed(ctx.workspace, unmatched)
+    in_trash = ctx.trashed() if unmatched else set()
     for decision in pending:
         email = decision.row.email
         if email in suppressed:
@@ -253,8 +295,10 @@ def _plan_update(ctx: ImportContext, decision: Decision, current_tags: set[str])
             continue  # an import may set Do Not Contact, never lift it
         if value in (LeadStatus.UNSUBSCRIBED, EmailStatus.UNSUBSCRIBED):
             continue  # unsubscribing goes through leads_unsubscribe, after the update
+        if name == "email_status" and current["email_status"] == EmailStatus.BOUNCED:
+            continue  # a hard bounce is a fact about the address, not something a file undoes
         propose(name, value)
-    if row.company:
+    if row.company and row.company.casefold() != (current["company__name"] or "").casefold():
         changes_company = _CompanyRef(row.company)
         if not (ctx.fill_blanks and current["company_id"]):
             changes["company_id"] = changes_company
@@ -276,7 +320,7 @@ def _plan_update(ctx: ImportContext, decision: Decision, current_tags: set[str])
     status = row.consent.get("consent_status")
     if (
         status
-        and status != ConsentStatus.OPTED_OUT
+        and status not in (ConsentStatus.OPTED_OUT, ConsentStatus.UNKNOWN)  # Unknown is blank
         and status != current["consent_status"]
         and not (ctx.fill_blanks and not _blank(current["consent_status"]))
     ):
@@ -306,75 +350,39 @@ def _unique(names: list[str]) -> list[str]:
     return result
 
 
-def _leads_by_email(workspace: Workspace, emails: list[str]) -> dict[str, list[dict]]:
+def _leads_by_email(ctx: ImportContext, emails: list[str]) -> dict[str, list[dict]]:
     """Live leads whose email or a secondary email is one of `emails` (lower-cased)."""
     found: dict[str, list[dict]] = defaultdict(list)
     if not emails:
         return found
-    live = Lead.objects.filter(workspace=workspace, deleted_at__isnull=True)
-    seen: set[int] = set()
+    live = Lead.objects.filter(workspace=ctx.workspace, deleted_at__isnull=True)
     for chunk in _chunks(emails):
-        rows = live.annotate(email_ci=Lower("email")).filter(email_ci__in=chunk)
+        rows = live.annotate(email_ci=Lower("email")).filter(email_ci__anyof=chunk)
         for lead in rows.values(*_MATCH_COLUMNS):
-            seen.add(lead["id"])
             found[lead["email"].lower()].append(lead)
-        ids = _secondary_matches(workspace, chunk)
-        if ids:
-            wanted = set(chunk)
-            for lead in live.filter(pk__in=ids).values(*_MATCH_COLUMNS):
-                for email in lead["secondary_emails"] or []:
-                    if email in wanted and lead["id"] not in {x["id"] for x in found[email]}:
-                        found[email].append(lead)
+    secondary = ctx.secondary_index()
+    candidates = {pk for e in emails for pk in secondary.get(_key(e), ())}
+    if candidates:
+        wanted = set(emails)
+        for lead in live.filter(pk__anyof=candidates).values(*_MATCH_COLUMNS):
+            for email in lead["secondary_emails"] or []:
+                if email in wanted and all(x["id"] != lead["id"] for x in found[email]):
+                    found[email].append(lead)
     return found
-
-
-def _secondary_matches(workspace: Workspace, emails: list[str]) -> list[int]:
-    table = Lead._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The GIN index (jsonb_path_ops) on secondary_emails serves @> with array keys.
-            cursor.execute(
-                f"SELECT id FROM {table} WHERE workspace_id = %s AND deleted_at IS NULL "
-                "AND secondary_emails @> ANY(%s::jsonb[])",
-                [workspace.pk, [json.dumps([e]) for e in emails]],
-            )
-        else:
-            placeholders = ", ".join(["%s"] * len(emails))
-            cursor.execute(
-                f"SELECT id FROM {table} WHERE workspace_id = %s AND deleted_at IS NULL "
-                "AND secondary_emails != '[]' AND EXISTS (SELECT 1 FROM "
-                f"json_each({table}.secondary_emails) j WHERE j.value IN ({placeholders}))",
-                [workspace.pk, *emails],
-            )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _trashed(workspace: Workspace, emails: list[str]) -> set[str]:
-    if not emails:
-        return set()
-    trash = Lead.objects.filter(workspace=workspace, deleted_at__isnull=False)
-    result: set[str] = set()
-    for chunk in _chunks(emails):
-        result.update(
-            trash.annotate(email_ci=Lower("email"))
-            .filter(email_ci__in=chunk)
-            .values_list("email_ci", flat=True)
-        )
-    return result
 
 
 def _tag_names(lead_ids: set[int]) -> dict[int, set[str]]:
     result: dict[int, set[str]] = defaultdict(set)
     through = Lead.tags.through
     for chunk in id_chunks(sorted(lead_ids)):
-        for lead_id, name in through.objects.filter(lead_id__in=chunk).values_list(
+        for lead_id, name in through.objects.filter(lead_id__anyof=chunk).values_list(
             "lead_id", "tag__name"
         ):
             result[lead_id].add(name.casefold())
     return result
 
 
-def _chunks(items: list, size: int = 2000):
+def _chunks(items: list, size: int = 5000):
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -450,7 +458,7 @@ def _companies_resolve(workspace: Workspace, names: list[str]) -> dict[str, int]
     existing = dict(
         Company.objects.filter(workspace=workspace)
         .annotate(name_ci=Lower("name"))
-        .filter(name_ci__in=[n.lower() for n in wanted.values()])
+        .filter(name_ci__anyof=[n.lower() for n in wanted.values()])
         .values_list("name_ci", "id")
     )
     result = {k: existing[n.lower()] for k, n in wanted.items() if n.lower() in existing}
@@ -462,11 +470,22 @@ def _companies_resolve(workspace: Workspace, names: list[str]) -> dict[str, int]
         created = dict(
             Company.objects.filter(workspace=workspace)
             .annotate(name_ci=Lower("name"))
-            .filter(name_ci__in=[n.lower() for n in missing])
+            .filter(name_ci__anyof=[n.lower() for n in missing])
             .values_list("name_ci", "id")
         )
         for name in missing:
-            result[name.casefold()] = created[name.lower()]
+            company_id = created.get(name.lower())
+            if company_id is None:
+                # Lower() is ASCII-only on SQLite (and under PostgreSQL's C locale): "Ökotech"
+                # is not found as "ökotech" there, so let the database lower-case the name too.
+                company_id = (
+                    Company.objects.filter(workspace=workspace)
+                    .annotate(name_ci=Lower("name"))
+                    .filter(name_ci=Lower(Value(name)))
+                    .values_list("id", flat=True)
+                    .first()
+                )
+            result[name.casefold()] = company_id
     return result
 
 
@@ -499,6 +518,7 @@ def _create(ctx, creates: list[Decision], companies, tags, now: datetime) -> lis
         created_at=now,
         updated_at=now,
         last_activity_at=now,
+        consent_captured_at=now,
         score_points=score_points,
         score=score,
         tier=scoring.tier_for(score),
@@ -506,116 +526,130 @@ def _create(ctx, creates: list[Decision], companies, tags, now: datetime) -> lis
         source=defaults.get("source", ""),
         owner_id=defaults.get("owner_id"),
     )
+    names = list(base)
+    at = {name: i for i, name in enumerate(names)}
+    base_row = [base[name] for name in names]
+    status_at, email_status_at, domain_at = at["status"], at["email_status"], at["domain"]
+    first_at, last_at = at["first_name"], at["last_name"]
+    consent_at = [at[f] for f in _NEW_CONSENT]
     leads, events, tag_rows = [], [], []
+    default_tags = defaults.get("tags", [])
     for d in creates:
         row = d.row
-        values = dict(base)
-        values.update(row.fields)
-        values["email"] = row.email
-        values["secondary_emails"] = [e for e in row.secondary_emails if e != row.email]
-        if values["status"] == LeadStatus.UNSUBSCRIBED:  # unsubscribed below, with its event
-            values["status"] = LeadStatus.NEW
-        if values["email_status"] == EmailStatus.UNSUBSCRIBED:
-            values["email_status"] = EmailStatus.ACTIVE
+        values = base_row.copy()
+        for name, value in row.fields.items():
+            values[at[name]] = value
+        values[at["email"]] = row.email
+        values[at["secondary_emails"]] = [e for e in row.secondary_emails if e != row.email]
+        if values[status_at] == LeadStatus.UNSUBSCRIBED:  # unsubscribed below, with its event
+            values[status_at] = LeadStatus.NEW
+        if values[email_status_at] == EmailStatus.UNSUBSCRIBED:
+            values[email_status_at] = EmailStatus.ACTIVE
         if row.owner_given:
-            values["owner_id"] = row.owner_id
+            values[at["owner_id"]] = row.owner_id
         if row.company:
-            values["company_id"] = companies[row.company.casefold()]
-        if not values.get("domain"):
-            values["domain"] = email_domain(row.email)
-        values["attributes"] = row.attributes
-        values["search_text"] = search_text_for(
-            first_name=values["first_name"],
-            last_name=values["last_name"],
+            values[at["company_id"]] = companies[row.company.casefold()]
+        if not values[domain_at]:
+            values[domain_at] = email_domain(row.email)
+        values[at["attributes"]] = row.attributes
+        values[at["search_text"]] = search_text_for(
+            first_name=values[first_at],
+            last_name=values[last_at],
             email=row.email,
             company_name=row.company,
         )
         consent = _consent_for_new(ctx, row)
-        values.update(
-            consent_status=consent["status"],
-            consent_type=consent["type"],
-            consent_source=consent["source"],
-            consent_proof=consent["proof"],
-            gdpr_basis=consent["gdpr_basis"],
-            consent_captured_at=now,
-        )
+        for i, value in zip(consent_at, consent, strict=True):
+            values[i] = value
         leads.append(values)
         events.append(consent)
-        tag_rows.append(_unique([*row.tags, *defaults.get("tags", [])]))
-    ids = _leads_insert(leads)
+        tag_rows.append(_unique([*row.tags, *default_tags]) if default_tags else row.tags)
+    ids = _leads_insert(names, leads)
     for lead_id, d in zip(ids, creates, strict=True):
         d.lead_id = lead_id
-    actor_id = ctx.actor.pk if ctx.actor else None
+    ws, actor_id = ctx.workspace.pk, (ctx.actor.pk if ctx.actor else None)
+    unknown, channel = ConsentStatus.UNKNOWN, Channel.IMPORT
     _rows_insert(
         ConsentEvent,
+        _EVENT_COLUMNS,
         [
-            {
-                "workspace_id": ctx.workspace.pk,
-                "lead_id": lead_id,
-                "occurred_at": now,
-                "actor_id": actor_id,
-                "channel": Channel.IMPORT,
-                "status_before": ConsentStatus.UNKNOWN,
-                "status": event["status"],
-                "type": event["type"],
-                "source": event["source"],
-                "proof": event["proof"],
-                "gdpr_basis": event["gdpr_basis"],
-                "country": "",
-                "ip_address": None,
-                "user_agent": "",
-            }
+            [ws, lead_id, now, actor_id, channel, unknown, *event, "", None, ""]
             for lead_id, event in zip(ids, events, strict=True)
         ],
     )
     _activities_insert(ctx, ids, creates, now, "Imported")
     _rows_insert(
         Lead.tags.through,
+        ["lead_id", "tag_id"],
         [
-            {"lead_id": lead_id, "tag_id": tags[name.casefold()]}
-            for lead_id, names in zip(ids, tag_rows, strict=True)
-            for name in names
+            [lead_id, tags[name.casefold()]]
+            for lead_id, names_ in zip(ids, tag_rows, strict=True)
+            for name in names_
         ],
     )
     return ids
 
 
-def _consent_for_new(ctx: ImportContext, row: CleanRow) -> dict[str, str]:
-    """The consent a new lead starts with: the row's, else the import's defaults (I3)."""
-    defaults = ctx.defaults
-    status = row.consent.get("consent_status") or defaults.get("consent_status")
-    source = row.consent.get("consent_source") or defaults.get("consent_source") or ctx.label
-    if not status or status == ConsentStatus.OPTED_OUT:  # opting out follows, as an event
+# A new lead's consent fields, in the order _consent_for_new returns them.
+_NEW_CONSENT = ("consent_status", "consent_type", "consent_source", "consent_proof", "gdpr_basis")
+_EVENT_COLUMNS = [
+    "workspace_id",
+    "lead_id",
+    "occurred_at",
+    "actor_id",
+    "channel",
+    "status_before",
+    "status",
+    "type",
+    "source",
+    "proof",
+    "gdpr_basis",
+    "country",
+    "ip_address",
+    "user_agent",
+]
+_ACTIVITY_COLUMNS = [
+    "workspace_id",
+    "lead_id",
+    "type",
+    "occurred_at",
+    "actor_id",
+    "source",
+    "subject",
+    "body",
+    "url",
+    "data",
+    "created_at",
+]
+
+
+def _consent_for_new(ctx: ImportContext, row: CleanRow) -> tuple[str, str, str, str, str]:
+    """A new lead's consent (status, type, source, proof, GDPR basis): the row's, else the
+    import's defaults (I3); opting out follows as its own event."""
+    consent, defaults = row.consent, ctx.defaults
+    status = consent.get("consent_status") or defaults.get("consent_status")
+    if not status or status == ConsentStatus.OPTED_OUT:
         status = ConsentStatus.UNKNOWN
-    return {
-        "status": status,
-        "type": row.consent.get("consent_type")
-        or defaults.get("consent_type")
-        or ConsentType.IMPORTED,
-        "source": source[:200],
-        "proof": row.consent.get("consent_proof", ""),
-        "gdpr_basis": row.consent.get("gdpr_basis") or defaults.get("gdpr_basis", ""),
-    }
+    source = consent.get("consent_source") or defaults.get("consent_source") or ctx.label
+    return (
+        status,
+        consent.get("consent_type") or defaults.get("consent_type") or ConsentType.IMPORTED,
+        source[:200],
+        consent.get("consent_proof", ""),
+        consent.get("gdpr_basis") or defaults.get("gdpr_basis", ""),
+    )
 
 
 def _activities_insert(ctx, ids: list[int], decisions: list[Decision], now, verb: str) -> None:
-    actor_id = ctx.actor.pk if ctx.actor else None
+    ws, actor_id, job = ctx.workspace.pk, (ctx.actor.pk if ctx.actor else None), ctx.job.pk
+    subject = f"{verb} from {ctx.job.file_name}"[:300]
+    imported, channel = ActivityType.IMPORTED, Channel.IMPORT
     _rows_insert(
         Activity,
+        _ACTIVITY_COLUMNS,
         [
-            {
-                "workspace_id": ctx.workspace.pk,
-                "lead_id": lead_id,
-                "type": ActivityType.IMPORTED,
-                "occurred_at": now,
-                "actor_id": actor_id,
-                "source": Channel.IMPORT,
-                "subject": f"{verb} from {ctx.job.file_name}"[:300],
-                "body": "",
-                "url": "",
-                "data": {"import": ctx.job.pk, "row": d.row.row_number},
-                "created_at": now,
-            }
+            [ws, lead_id, imported, now, actor_id, channel, subject, "", ""]
+            + [{"import": job, "row": d.row.row_number}, now]
             for lead_id, d in zip(ids, decisions, strict=True)
         ],
     )
@@ -623,7 +657,7 @@ def _activities_insert(ctx, ids: list[int], decisions: list[Decision], now, verb
 
 def _update(ctx, updates: list[Decision], companies, tags, now: datetime) -> list[int]:
     """One UPDATE per distinct set of changed columns (executemany, pipelined on psycopg)."""
-    groups: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[Decision]] = defaultdict(list)
     events, status_moves = [], defaultdict(list)
     company_names = dict(
         Company.objects.filter(
@@ -641,22 +675,14 @@ def _update(ctx, updates: list[Decision], companies, tags, now: datetime) -> lis
                 changes["company_id"] = company_id
         if d.consent_change:
             consent = _consent_for_new(ctx, d.row)
-            changes.update(
-                consent_status=consent["status"],
-                consent_type=consent["type"],
-                consent_source=consent["source"],
-                consent_proof=consent["proof"],
-                gdpr_basis=consent["gdpr_basis"],
-                consent_captured_at=now,
-            )
+            changes.update(zip(_NEW_CONSENT, consent, strict=True), consent_captured_at=now)
             events.append((d, consent))
         if "status" in changes:
             status_moves[changes["status"]].append(d.lead_id)
         if {"first_name", "last_name", "company_id"} & set(changes):
             changes["search_text"] = _search_text(d, changes, company_names)
         columns = tuple(sorted(changes))
-        values = [_db_value(name, changes[name]) for name in columns]
-        groups[columns].append((*values, d.lead_id))
+        groups[columns].append(d)
     for status, lead_ids in status_moves.items():
         # Before the UPDATE: the activity's "from" is read from the lead's current status.
         for chunk in id_chunks(lead_ids):
@@ -669,35 +695,14 @@ def _update(ctx, updates: list[Decision], companies, tags, now: datetime) -> lis
                 subject=f"Status set to {LeadStatus(status).label} by import",
                 data_sql=status_change_data_sql(status),
             )
-    table = Lead._meta.db_table
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for columns, rows in groups.items():
-            assignments = "".join(f"{qn(c)} = %s, " for c in columns)
-            cursor.executemany(
-                f"UPDATE {table} SET {assignments}version = version + 1, updated_at = %s, "
-                "last_activity_at = %s WHERE id = %s",
-                [(*row[:-1], now, now, row[-1]) for row in rows],
-            )
+    _leads_update(groups, now)
+    ws, channel = ctx.workspace.pk, Channel.IMPORT
     _rows_insert(
         ConsentEvent,
+        _EVENT_COLUMNS,
         [
-            {
-                "workspace_id": ctx.workspace.pk,
-                "lead_id": d.lead_id,
-                "occurred_at": now,
-                "actor_id": actor_id,
-                "channel": Channel.IMPORT,
-                "status_before": d.current["consent_status"],
-                "status": consent["status"],
-                "type": consent["type"],
-                "source": consent["source"],
-                "proof": consent["proof"],
-                "gdpr_basis": consent["gdpr_basis"],
-                "country": "",
-                "ip_address": None,
-                "user_agent": "",
-            }
+            [ws, d.lead_id, now, actor_id, channel, d.current["consent_status"], *consent]
+            + ["", None, ""]
             for d, consent in events
         ],
     )
@@ -705,17 +710,60 @@ def _update(ctx, updates: list[Decision], companies, tags, now: datetime) -> lis
     _activities_insert(ctx, ids, updates, now, "Updated")
     _rows_insert(
         Lead.tags.through,
-        [
-            {"lead_id": d.lead_id, "tag_id": tags[name.casefold()]}
-            for d in updates
-            for name in d.new_tags
-        ],
+        ["lead_id", "tag_id"],
+        [[d.lead_id, tags[name.casefold()]] for d in updates for name in d.new_tags],
         ignore_conflicts=True,
     )
     points, resets = ctx.imported_effect
     if points or resets:
         scoring.leads_rescore(workspace=ctx.workspace, lead_ids=ids)
     return ids
+
+
+def _leads_update(groups: dict[tuple[str, ...], list[Decision]], now: datetime) -> None:
+    """Write the changes, bumping version, updated_at and last_activity_at.
+
+    PostgreSQL: the batch's rows go by COPY into a temporary table and one UPDATE … FROM
+    writes them all (every changed column of the batch, a row's unchanged ones with their
+    current value). Elsewhere: one executemany per set of changed columns.
+    """
+    table, qn = Lead._meta.db_table, connection.ops.quote_name
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            for columns, decisions in groups.items():
+                assignments = "".join(f"{qn(c)} = %s, " for c in columns)
+                cursor.executemany(
+                    f"UPDATE {table} SET {assignments}version = version + 1, updated_at = %s, "
+                    "last_activity_at = %s WHERE id = %s",
+                    [
+                        (*(_db_value(c, d.changes[c]) for c in columns), now, now, d.lead_id)
+                        for d in decisions
+                    ],
+                )
+        return
+    columns = sorted({c for group in groups for c in group})
+    fields = {f.attname: f for f in Lead._meta.concrete_fields}
+    definitions = "".join(
+        f", {qn(fields[c].column)} {fields[c].db_type(connection)}" for c in columns
+    )
+    rows = [
+        [d.lead_id, *(_db_value(c, d.changes.get(c, d.current[c])) for c in columns)]
+        for decisions in groups.values()
+        for d in decisions
+    ]
+    names = "".join(f", {qn(fields[c].column)}" for c in columns)
+    assignments = "".join(f"{qn(fields[c].column)} = u.{qn(fields[c].column)}, " for c in columns)
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE import_update (id bigint{definitions}) ON COMMIT DROP")
+        with cursor.copy(f"COPY import_update (id{names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"UPDATE {table} AS l SET {assignments}version = l.version + 1, updated_at = %s, "
+            "last_activity_at = %s FROM import_update u WHERE l.id = u.id",
+            [now, now],
+        )
+        cursor.execute("DROP TABLE import_update")
 
 
 def _search_text(d: Decision, changes: dict, company_names: dict[int, str]) -> str:
@@ -742,7 +790,7 @@ def _snapshots_write(ctx: ImportContext, updates: list[Decision]) -> None:
     ids = [d.lead_id for d in updates]
     versions = {}
     for chunk in id_chunks(ids):
-        versions.update(Lead.objects.filter(pk__in=chunk).values_list("pk", "version"))
+        versions.update(Lead.objects.filter(pk__anyof=chunk).values_list("pk", "version"))
     snapshots = []
     for d in updates:
         before = {
@@ -754,12 +802,8 @@ def _snapshots_write(ctx: ImportContext, updates: list[Decision]) -> None:
             before["tags_added"] = d.new_tags
         if d.row.unsubscribes:
             before["unsubscribed"] = True
-        snapshots.append(
-            ImportSnapshot(
-                job=ctx.job, lead_id=d.lead_id, before=before, version_after=versions[d.lead_id]
-            )
-        )
-    ImportSnapshot.objects.bulk_create(snapshots, batch_size=2000)
+        snapshots.append([ctx.job.pk, d.lead_id, before, versions[d.lead_id]])
+    _rows_insert(ImportSnapshot, ["job_id", "lead_id", "before", "version_after"], snapshots)
 
 
 def _json_value(value: Any) -> Any:
@@ -786,7 +830,7 @@ def issues_for(ctx: ImportContext, decisions: list[Decision], *, dry_run: bool) 
 # Bulk inserts -------------------------------------------------------------------------------
 
 
-def _leads_insert(rows: list[dict[str, Any]]) -> list[int]:
+def _leads_insert(names: list[str], rows: list[list]) -> list[int]:
     """Insert leads and return their ids in order (COPY with reserved ids on PostgreSQL)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -795,29 +839,46 @@ def _leads_insert(rows: list[dict[str, Any]]) -> list[int]:
                 [Lead._meta.db_table, len(rows)],
             )
             ids = [r[0] for r in cursor.fetchall()]
+        id_at = names.index("id")
         for lead_id, row in zip(ids, rows, strict=True):
-            row["id"] = lead_id
-        _rows_insert(Lead, rows)
+            row[id_at] = lead_id
+        _rows_insert(Lead, names, rows)
         return ids
-    created = Lead.objects.bulk_create([Lead(**row) for row in rows], batch_size=500)
+    leads = [Lead(**dict(zip(names, row, strict=True))) for row in rows]
+    for lead in leads:
+        lead.pk = lead.id = None
+    created = Lead.objects.bulk_create(leads, batch_size=500)
     return [lead.pk for lead in created]
 
 
-def _rows_insert(model: type[models.Model], rows: list[dict[str, Any]], *, ignore_conflicts=False):
-    """Many rows of one model: COPY on PostgreSQL, bulk_create elsewhere."""
+def _rows_insert(
+    model: type[models.Model], names: list[str], rows: list[list], *, ignore_conflicts=False
+) -> None:
+    """Many rows of one model, each a list of values in `names` order: COPY on PostgreSQL,
+    bulk_create elsewhere."""
     if not rows:
         return
     if connection.vendor != "postgresql" or ignore_conflicts:
         model.objects.bulk_create(
-            [model(**row) for row in rows], batch_size=1000, ignore_conflicts=ignore_conflicts
+            [model(**dict(zip(names, row, strict=True))) for row in rows],
+            batch_size=1000,
+            ignore_conflicts=ignore_conflicts,
         )
         return
-    fields = [f for f in model._meta.concrete_fields if f.attname in rows[0]]
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    json_at = [i for i, n in enumerate(names) if isinstance(fields[n], models.JSONField)]
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
-    names = [f.attname for f in fields]
+    columns = ", ".join(qn(fields[n].column) for n in names)
     copy_sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+    dumps = json.dumps
+    # cursor.copy is psycopg's own: without the wrapper a unique violation is a
+    # psycopg.IntegrityError, which the batch's retry (django.db.IntegrityError) misses.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.copy(copy_sql) as copy,
+    ):
         for row in rows:
-            copy.write_row([json.dumps(row[n]) if n in json_fields else row[n] for n in names])
+            for i in json_at:
+                row[i] = dumps(row[i])
+            copy.write_row(row)

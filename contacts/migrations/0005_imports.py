@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('mode', models.CharField(choices=[('create', 'Create new leads only'), ('update', 'Update existing leads only'), ('upsert', 'Create new and update existing leads')], default='upsert', max_length=10)),
                 ('fill_blanks', models.BooleanField(default=False)),
                 ('opt_in_confirmed', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('mapping', 'Mapping columns'), ('checking', 'Checking the file'), ('checked', 'Ready to import'), ('queued', 'Waiting for a worker'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('undone', 'Undone')], default='mapping', max_length=12)),
+                ('status', models.CharField(choices=[('mapping', 'Mapping columns'), ('checking', 'Checking the file'), ('checked', 'Ready to import'), ('queued', 'Waiting for a worker'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('undoing', 'Undoing'), ('undone', 'Undone')], default='mapping', max_length=12)),
                 ('run_token', models.CharField(blank=True, max_length=32)),
                 ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('heartbeat_at', models.DateTimeField(blank=True, null=True)),

@@ -403,6 +403,16 @@ def export_filename(stem: str, fmt: str, *, day: date | None = None) -> tuple[st
     return ascii_stem + suffix, unicode_stem + suffix
 
 
+def export_disposition(stem: str, fmt: str, *, day: date | None = None) -> str:
+    """The Content-Disposition of an export file: the ASCII name, and the Unicode one if it differs
+    (RFC 6266), for a streamed export and a background export's download alike."""
+    ascii_name, unicode_name = export_filename(stem, fmt, day=day)
+    disposition = f'attachment; filename="{ascii_name}"'
+    if unicode_name != ascii_name:
+        disposition += f"; filename*=UTF-8''{quote(unicode_name, safe='')}"
+    return disposition
+
+
 def export_response(
     request: HttpRequest | None,
     *,
@@ -425,10 +435,6 @@ def export_response(
         rows = leads_export_rows(queryset, columns)
         content = csv_stream(columns, rows) if fmt == "csv" else xlsx_stream(columns, rows)
     response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
-    ascii_name, unicode_name = export_filename(filename_stem, fmt)
-    disposition = f'attachment; filename="{ascii_name}"'
-    if unicode_name != ascii_name:
-        disposition += f"; filename*=UTF-8''{quote(unicode_name, safe='')}"
-    response["Content-Disposition"] = disposition
+    response["Content-Disposition"] = export_disposition(filename_stem, fmt)
     response["Cache-Control"] = "private, no-store"  # personal data: never in a shared cache
     return response

@@ -303,6 +303,12 @@ class Lead(models.Model):
                 condition=Q(deleted_at__isnull=False),
                 name="lead_ws_trash",
             ),
+            # The few leads with secondary emails, which an import reads once to match on them.
+            models.Index(
+                fields=["workspace"],
+                condition=ALIVE & ~Q(secondary_emails=[]),
+                name="lead_ws_has_secondary",
+            ),
         ]
 
     def __str__(self) -> str:

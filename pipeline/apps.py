@@ -25,6 +25,14 @@ class PipelineConfig(AppConfig):
                 "kanban",
                 "The leads by status: drag a card to move it through the funnel.",
             ),
+            NavItem(
+                "Import",
+                "pipeline:import",
+                ("leadcrm.import_leads",),
+                "upload",
+                "Upload CSV, Excel or vCard files; map, preview, import, undo.",
+                position=20,  # after Leads and the kanban (0), before Segments (30)
+            ),
         ]
         for item in items:
             if item not in PIPELINE_MENU:  # ready() may run twice in some test runners
@@ -32,3 +40,9 @@ class PipelineConfig(AppConfig):
         # A segment a saved view filters on cannot be deleted (segments can't import us).
         if saved_views_using_segment not in SEGMENT_USAGE_CHECKS:
             SEGMENT_USAGE_CHECKS.append(saved_views_using_segment)
+        # A large segment export becomes a background export (this app's Exports page).
+        from pipeline.export_views import segment_export_in_background
+        from segments.views import BACKGROUND_EXPORTS
+
+        if segment_export_in_background not in BACKGROUND_EXPORTS:
+            BACKGROUND_EXPORTS.append(segment_export_in_background)

@@ -2,7 +2,8 @@
 
 contacts must not import segments (apps depend downward), so the segment membership filter
 (L2) and the query language in the search box (L3, PRODUCT 10) are added here. The list, the
-kanban, bulk "all matching" and export all build it with pipeline.views.lead_filterset.
+kanban, bulk "all matching" and export all build it with lead_list_filterset() (a page through
+pipeline.views.lead_filterset; a background export as the member who asked for it).
 """
 
 from dataclasses import dataclass
@@ -13,10 +14,14 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Lower
+from django.http import QueryDict
 from django.utils import timezone
 
 from contacts.filters import ME, NOBODY, LeadFilterSet, as_id, json_number
 from contacts.models import Company, CustomField, CustomFieldType
+from contacts.queries import leads_for
+from leadcrm.models import Membership, User
+from leadcrm.permissions import member_can
 from segments.models import Segment, SegmentState
 from segments.query import QueryError, is_plain_search, query_parse
 from segments.rules import (
@@ -85,6 +90,22 @@ class LeadListFilterSet(LeadFilterSet):
         else:
             del self.filters["segment"]
         self.may_view_segments = may_view_segments
+
+    def applied_params(self) -> QueryDict:
+        """The parameters this filter set read and could use: what it actually filtered by.
+
+        A value it ignored (unreadable, or naming a segment, tag or member no longer there) is
+        left out, so a background export can tell when its filters stopped applying.
+        """
+        applied = QueryDict(mutable=True)
+        for name, field in self.form.fields.items():
+            if name in self.errors:
+                continue
+            suffixes = getattr(field.widget, "suffixes", None)  # a range: name_after, …
+            for param in [f"{name}_{suffix}" for suffix in suffixes] if suffixes else [name]:
+                if param in self.data:
+                    applied.setlist(param, self.data.getlist(param))
+        return applied
 
     @property
     def query_problem(self) -> QueryProblem | None:
@@ -198,6 +219,21 @@ class LeadListFilterSet(LeadFilterSet):
             return [{"field": name, "op": "is", "value": value == "yes"}] if value else []
         values = data.get(key)
         return [_choice(name, values)] if values else []
+
+
+def lead_list_filterset(data, *, membership: Membership, user: User) -> LeadListFilterSet:
+    """The filter set on the workspace's live leads as this member sees them ("me", segments).
+
+    One builder for the pages and for a background export, so both find the same leads. `user`
+    is the membership's user, passed apart because a request already holds it.
+    """
+    return LeadListFilterSet(
+        data,
+        queryset=leads_for(membership.workspace).select_related("company", "owner"),
+        workspace=membership.workspace,
+        user=user,
+        may_view_segments=member_can(membership, "leadcrm.view_segments"),
+    )
 
 
 def _choice(name: str, values: list[str]) -> dict:

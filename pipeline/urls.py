@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pipeline import edit_views, kanban, lead_views, views
+from pipeline import edit_views, export_views, import_views, kanban, lead_views, views
 
 app_name = "pipeline"
 
@@ -34,4 +34,14 @@ urlpatterns = [
     path("leads/<int:pk>/delete/", edit_views.lead_delete_view, name="lead-delete"),
     path("trash/", edit_views.trash, name="trash"),
     path("trash/<int:pk>/restore/", edit_views.lead_restore_view, name="lead-restore"),
+    path("exports/", export_views.export_list, name="exports"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export-download"),
+    # Import (pipeline/import_views.py)
+    path("import/", import_views.import_list, name="import"),
+    path("import/<int:pk>/", import_views.import_detail, name="import-detail"),
+    path("import/<int:pk>/progress/", import_views.import_progress_card, name="import-progress"),
+    path("import/<int:pk>/errors.csv", import_views.import_errors, name="import-errors"),
+    path("import/<int:pk>/undo/", import_views.import_undo_view, name="import-undo"),
+    path("import/<int:pk>/cancel/", import_views.import_cancel_view, name="import-cancel"),
+    path("import/<int:pk>/discard/", import_views.import_discard_view, name="import-discard"),
 ]

@@ -18,7 +18,13 @@ from leadcrm.pagination import BoundedPaginator
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.roles import SALES_REP
 from leadcrm.views import get_scoped_or_404
-from pipeline.filters import LeadListFilterSet
+from pipeline.exports import (
+    LIST_STEM,
+    background_export_size,
+    export_job_start,
+    export_started_message,
+)
+from pipeline.filters import LeadListFilterSet, lead_list_filterset
 from pipeline.list_forms import BulkUpdateForm, ColumnsForm, SavedViewForm
 from pipeline.models import LeadListPreference, SavedView
 from pipeline.services import bulk_update_run, saved_view_create, segment_from_list_create
@@ -37,14 +43,7 @@ def _preference(request: HttpRequest) -> LeadListPreference:
 
 def lead_filterset(request: HttpRequest, data: QueryDict) -> LeadListFilterSet:
     """The shared lead filter set on this workspace's live leads (list, kanban, export)."""
-    leads = leads_for(request.workspace).select_related("company", "owner")
-    return LeadListFilterSet(
-        data,
-        queryset=leads,
-        workspace=request.workspace,
-        user=request.user,
-        may_view_segments=member_can(request.membership, "leadcrm.view_segments"),
-    )
+    return lead_list_filterset(data, membership=request.membership, user=request.user)
 
 
 def _scoped_for_bulk(request: HttpRequest, leads):
@@ -241,14 +240,29 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
 @require_perm("leadcrm.export_leads")
 def lead_export(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "csv")
-    if fmt not in {"csv", "xlsx"}:
-        return HttpResponse("Choose csv or xlsx.", status=400, content_type="text/plain")
+    if fmt not in export.CONTENT_TYPES:
+        return HttpResponse("Choose csv, xlsx or vcf.", status=400, content_type="text/plain")
     filterset = lead_filterset(request, request.GET)
-    shown = visible_columns(_preference(request).columns, filterset.custom_fields)
-    keys = _export_keys(shown)
+    if request.GET.get("columns") == "all":  # every standard column and active custom field
+        keys = export.lead_column_keys(request.workspace)
+    else:
+        shown = visible_columns(_preference(request).columns, filterset.custom_fields)
+        keys = _export_keys(shown)
+    size = background_export_size(filterset.qs, asked=request.GET.get("background") == "1")
+    if size is not None:
+        export_job_start(
+            workspace=request.workspace,
+            actor=request.user,
+            fmt=fmt,
+            scope="Leads list",
+            query={"list": filterset.applied_params().urlencode()},
+            columns=keys,
+        )
+        messages.success(request, export_started_message(size))
+        return redirect("pipeline:exports")
     columns = export.lead_columns(request.workspace, keys)
     return export.export_response(
-        request, filename_stem="leads", fmt=fmt, columns=columns, queryset=filterset.qs
+        request, filename_stem=LIST_STEM, fmt=fmt, columns=columns, queryset=filterset.qs
     )
 
 

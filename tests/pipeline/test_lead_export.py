@@ -116,12 +116,36 @@ def test_xlsx_export_has_the_same_rows_with_numbers_as_numbers(ws, alice):
     assert rows[1][5] == 42
 
 
-@pytest.mark.parametrize("fmt", ["pdf", "vcf", "", "CSV"])
+@pytest.mark.parametrize("fmt", ["pdf", "vcard", "", "CSV"])
 def test_other_formats_are_refused(alice, fmt):
     response = alice.get(URL, {"format": fmt})
 
     assert response.status_code == 400
-    assert response.content == b"Choose csv or xlsx."
+    assert response.content == b"Choose csv, xlsx or vcf."
+
+
+def test_all_columns_exports_every_field_whatever_the_list_shows(ws, owner, alice):
+    CustomFieldFactory(workspace=ws, key="industry", label="Industry")
+    LeadFactory(workspace=ws, email="ada@one.lead", attributes={"industry": "SaaS"})
+    columns(ws, owner, ["email"])
+
+    rows = csv_rows(alice.get(URL, {"format": "csv", "columns": "all"}))
+
+    assert rows[0][:3] == ["Email", "Secondary emails", "First name"]
+    assert "Consent status" in rows[0] and rows[0][-1] == "Industry"
+    assert rows[1][0] == "ada@one.lead" and rows[1][-1] == "SaaS"
+
+
+def test_the_workspace_exports_as_vcards(ws, alice):
+    LeadFactory(workspace=ws, email="ada@one.lead", first_name="Ada", last_name="Lovelace")
+    LeadFactory(workspace=ws, email="bob@two.lead", first_name="Bob", last_name="Byte")
+
+    response = alice.get(URL, {"format": "vcf"})
+
+    text = content(response).decode()
+    assert response["Content-Type"] == "text/vcard; charset=utf-8"
+    assert text.count("BEGIN:VCARD") == 2
+    assert "FN:Ada Lovelace" in text and "EMAIL;TYPE=INTERNET,PREF:bob@two.lead" in text
 
 
 # What is exported ----------------------------------------------------------------------------

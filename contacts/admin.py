@@ -8,13 +8,17 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from import_export import fields, resources
+from import_export.admin import ExportMixin
 
 from contacts.custom_fields import KEY_MESSAGE, KEY_RE, attributes_clean, custom_field_delete
+from contacts.export import cell_safe
 from contacts.models import (
     Activity,
     Company,
     ConsentEvent,
     CustomField,
+    ImportJob,
     Lead,
     ScoringRule,
     SuppressedEmail,
@@ -101,8 +105,52 @@ class LeadAdminForm(forms.ModelForm):
         return cleaned
 
 
+class SafeCellsResource(resources.ModelResource):
+    """django-import-export's resource with our spreadsheet-safe text (contacts.export)."""
+
+    def export_field(self, field, instance, **kwargs):
+        value = super().export_field(field, instance, **kwargs)
+        return cell_safe(value) if isinstance(value, str) else value
+
+
+class LeadResource(SafeCellsResource):
+    """The admin's *Export* of leads, in tablib's formats. Export only: leads come in through
+    contacts.services (Pipeline → Import, `import_leads`), which keep the consent and
+    suppression rules an admin import would bypass."""
+
+    company = fields.Field(attribute="company__name", column_name="company")
+    owner = fields.Field(attribute="owner__email", column_name="owner")
+
+    class Meta:
+        model = Lead
+        fields = (
+            "id",
+            "workspace",
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "job_title",
+            "phone",
+            "country",
+            "source",
+            "owner",
+            "status",
+            "email_status",
+            "consent_status",
+            "do_not_contact",
+            "score",
+            "created_at",
+        )
+        export_order = fields
+
+    def get_export_queryset(self, request=None, **kwargs):
+        return super().get_export_queryset(request, **kwargs).select_related("company", "owner")
+
+
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(ExportMixin, admin.ModelAdmin):
+    resource_classes = [LeadResource]
     form = LeadAdminForm
     list_display = ["email", "full_name", "workspace", "status", "created_at"]
     list_filter = ["status"]
@@ -164,3 +212,42 @@ class ConsentEventAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ImportJobResource(SafeCellsResource):
+    class Meta:
+        model = ImportJob
+        fields = (
+            "id",
+            "workspace",
+            "created_by__email",
+            "created_at",
+            "file_name",
+            "mode",
+            "status",
+            "rows_done",
+            "created",
+            "updated",
+            "unchanged",
+            "skipped",
+            "invalid",
+            "finished_at",
+            "undone_at",
+        )
+        export_order = fields
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ExportMixin, ReadOnlyAdmin):
+    """Every workspace's import history, for operators (and its export); imports are run and
+    undone on Pipeline → Import."""
+
+    resource_classes = [ImportJobResource]
+    list_display = ["created_at", "file_name", "workspace", "created_by", "status", "created"]
+    list_filter = ["status", "mode"]
+    list_select_related = ["workspace", "created_by"]
+    search_fields = ["file_name"]
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # undo on the import's page keeps later changes; a delete would not

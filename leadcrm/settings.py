@@ -241,6 +241,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+# The import mapping form posts five inputs per file column, and a file may have up to
+# contacts.importing.sources.MAX_COLUMNS (500) columns: Django's default 1,000 would refuse it.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 3000)
 
 # Imports and background exports (PRODUCT 5). Uploaded files stream to disk (anything above
 # FILE_UPLOAD_MAX_MEMORY_SIZE goes to a temporary file, then into IMPORT_DIR); the cap is the

@@ -123,10 +123,13 @@ def import_sample(job: ImportJob, limit: int = 5) -> list[tuple[int, list[str]]]
     if not job.file_path:
         return []
     rows = []
-    for row in source_rows(_job_path(job), SourceInfo.from_json(job.file_info)):
-        rows.append(row)
-        if len(rows) >= limit:
-            break
+    try:
+        for row in source_rows(_job_path(job), SourceInfo.from_json(job.file_info)):
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+    except SourceError:
+        pass  # the rows before the damage; the dry run reports it (job.error)
     return rows
 
 
@@ -613,6 +616,7 @@ def import_run_batches(job_id: int, token: str) -> None:
         for number, (valid, invalid, count) in enumerate(_batches(job)):
             if number < job.batches_done:
                 writer.batch_plan(ctx, valid)  # committed already: only rebuild the seen-maps
+                _replan_heartbeat(job, token)  # a long replan must not look like a dead worker
                 continue
             _batch_commit(job, token, ctx, number, valid, invalid, count)
     except _Superseded:
@@ -624,6 +628,12 @@ def import_run_batches(job_id: int, token: str) -> None:
         _finish(job, token, ImportStatus.FAILED, f"The import stopped: {error}"[:2000])
         raise
     _finish(job, token, ImportStatus.DONE, "")
+
+
+def _replan_heartbeat(job: ImportJob, token: str) -> None:
+    alive = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING, run_token=token)
+    if not alive.update(heartbeat_at=timezone.now()):
+        raise _Superseded
 
 
 def _batch_commit(job, token, ctx, number, valid, invalid, count) -> None:
@@ -691,8 +701,12 @@ def _finish(job: ImportJob, token: str, status: str, error: str) -> None:
     _file_delete(locked)
 
 
+@transaction.atomic
 def import_discard(job: ImportJob) -> None:
     """Forget an import that never started: its file and its row."""
+    job = ImportJob.objects.select_for_update().filter(pk=job.pk).first()  # started since?
+    if job is None:  # discarded twice (a double-click): already gone
+        return
     if job.status not in (ImportStatus.MAPPING, ImportStatus.CHECKING, ImportStatus.CHECKED):
         raise ValidationError("Only an import that has not started can be discarded.")
     _file_delete(job)
@@ -705,6 +719,8 @@ def import_cancel(job: ImportJob, *, actor: User | None) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.UNDONE):
         raise ValidationError("This import has already ended.")
+    if job.status == ImportStatus.UNDOING:  # cancelling would abandon the undo midway
+        raise ValidationError("This import is being undone.")
     if job.status == ImportStatus.CANCELLED:
         return job
     job.status, job.finished_at, job.run_token = ImportStatus.CANCELLED, timezone.now(), ""

@@ -26,35 +26,6 @@ from contacts.models import (
 )
 from contacts.normalize import country_normalize, email_normalize, phone_normalize
 
-# Lead fields the plain targets write, by target key (same name on the model).
-PLAIN_FIELDS = (
-    "first_name",
-    "last_name",
-    "phone",
-    "mobile",
-    "job_title",
-    "department",
-    "contact_role",
-    "domain",
-    "source",
-    "linkedin_url",
-    "twitter_handle",
-    "street",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "timezone",
-    "preferred_language",
-    "birthday",
-    "status",
-    "email_status",
-    "do_not_contact",
-    "bant_budget",
-    "bant_authority",
-    "bant_need",
-    "bant_timeline",
-)
 CONSENT_KEYS = ("consent_status", "consent_type", "consent_source", "consent_proof", "gdpr_basis")
 # Google Contacts writes labels as "* myContacts ::: Friends"; "* myContacts" is not a label.
 _LIST_SPLIT = re.compile(r"[;,\n]+|:::")
@@ -382,8 +353,11 @@ class RowCleaner:
         """What needs the whole row: the name split, phones (they need the country)."""
         if "full_name" in pending:
             first, last = name_split(pending["full_name"])
-            row.fields.setdefault("first_name", first[:100])
-            row.fields.setdefault("last_name", last[:100])
+            # "Cher" gives no last name: a part the cell lacks is blank, and never clears one.
+            if first:
+                row.fields.setdefault("first_name", first[:100])
+            if last:
+                row.fields.setdefault("last_name", last[:100])
         country = pending.get("country") or self.defaults.get("country", "")
         for key, text in pending.get("phones", ()):
             try:

@@ -34,7 +34,7 @@ from contacts.models import (
 from contacts.normalize import search_text_for
 from contacts.services import _changed_since
 from leadcrm.audit import audit_record
-from leadcrm.models import User
+from leadcrm.models import Membership, User
 
 KEPT_LISTED = 200  # the plan names this many kept leads; the count covers them all
 _REASONS_EXPLAINED = 50  # of those, this many get the changed fields read from the audit log
@@ -212,6 +212,10 @@ def import_undo(job: ImportJob, *, actor: User | None) -> dict:
 _DATE_FIELDS = {"birthday"}
 
 
+def _is_member(workspace_id: int, user_id: int) -> bool:
+    return Membership.objects.filter(workspace_id=workspace_id, user_id=user_id).exists()
+
+
 def _restore(job: ImportJob, snapshot: ImportSnapshot, actor: User | None) -> int:
     """Put back what the import changed on one lead (its opt-out stays); 1 if restored."""
     lead = Lead.objects.select_for_update().get(pk=snapshot.lead_id)
@@ -223,6 +227,8 @@ def _restore(job: ImportJob, snapshot: ImportSnapshot, actor: User | None) -> in
             before.pop(name, None)
     if lead.do_not_contact:  # Do Not Contact is honoured like an opt-out: undo never lifts it
         before.pop("do_not_contact", None)
+    if before.get("owner_id") and not _is_member(lead.workspace_id, before["owner_id"]):
+        before.pop("owner_id")  # the owner before has left the workspace: keep today's
     consent_before = {name: before.pop(name) for name in CONSENT_FIELDS if name in before}
     for name, value in before.items():
         if name in _DATE_FIELDS and value:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from contacts import scoring
 from contacts.activities import activities_insert_select, id_chunks, status_change_data_sql
-from contacts.consent import leads_unsubscribe
+from contacts.consent import CONSENT_FIELDS, leads_unsubscribe
 from contacts.importing.rows import CleanRow
 from contacts.models import (
     Activity,
@@ -44,6 +44,7 @@ from contacts.models import (
 )
 from contacts.normalize import email_domain, search_text_for
 from contacts.queries import suppressed_emails
+from contacts.services import LEAD_FIELDS
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
 
@@ -59,55 +60,21 @@ IN_TRASH = "In the trash"
 SAME_LEAD = "Same lead as an earlier row"
 AMBIGUOUS = "Matches several leads"
 
-# What an update may change and what the snapshot restores.
+# What an update may change and what the snapshot restores: the services' plain fields, the
+# foreign keys by id, and the custom fields.
 UPDATABLE = (
-    "first_name",
-    "last_name",
-    "phone",
-    "mobile",
-    "job_title",
-    "department",
-    "contact_role",
-    "domain",
-    "source",
-    "linkedin_url",
-    "twitter_handle",
-    "street",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "timezone",
-    "preferred_language",
-    "birthday",
-    "status",
-    "email_status",
-    "do_not_contact",
-    "bant_budget",
-    "bant_authority",
-    "bant_need",
-    "bant_timeline",
-    "secondary_emails",
+    *(name for name in LEAD_FIELDS if name not in ("email", "company", "owner")),
     "company_id",
     "owner_id",
     "attributes",
 )
-CONSENT_COLUMNS = (
-    "consent_status",
-    "consent_type",
-    "consent_captured_at",
-    "consent_source",
-    "consent_proof",
-    "gdpr_basis",
-)
-# company__name: a row naming the lead's own company changes nothing (see _plan_update).
 _MATCH_COLUMNS = (
     "id",
     "email",
     "version",
     "search_text",
     *UPDATABLE,
-    *CONSENT_COLUMNS,
+    *CONSENT_FIELDS,
     "company__name",
 )
 

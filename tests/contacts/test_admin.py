@@ -135,3 +135,36 @@ def test_lead_list_runs_a_constant_number_of_queries(operator, ws, django_assert
 
     with django_assert_max_num_queries(10):
         operator.get(admin_url("lead"))
+
+
+# Exports through django-import-export (formats by tablib) ------------------------------------
+
+
+def test_operator_exports_leads_from_the_admin_with_safe_cells(operator, ws):
+    from contacts.admin import LeadResource
+
+    LeadFactory(workspace=ws, email="ada@one.lead", first_name="=HYPERLINK(1)", last_name="L")
+    assert operator.get(reverse("admin:contacts_lead_export")).status_code == 200
+
+    dataset = LeadResource().export(queryset=Lead.objects.all())
+
+    row = dict(zip(dataset.headers, dataset[0], strict=True))
+    assert row["email"] == "ada@one.lead"
+    assert row["first_name"] == "'=HYPERLINK(1)"  # what our own import strips again
+
+
+def test_the_admin_offers_no_import_of_leads(operator):
+    from django.urls import NoReverseMatch
+
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:contacts_lead_import")
+
+
+def test_operator_sees_and_exports_the_import_history(operator, ws, marketer):
+    from contacts.models import ImportJob
+
+    job = ImportJob.objects.create(workspace=ws, created_by=marketer.user, file_name="leads.csv")
+    page = operator.get(admin_url("importjob"))
+    assert page.status_code == 200 and b"leads.csv" in page.content
+    assert operator.get(reverse("admin:contacts_importjob_export")).status_code == 200
+    assert operator.get(admin_url("importjob", "delete", job.pk)).status_code == 403

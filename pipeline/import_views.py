@@ -6,6 +6,7 @@ work itself is contacts.importing's: these views validate input, call one servic
 """
 
 from datetime import timedelta
+from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
@@ -65,6 +66,21 @@ def _job(request: HttpRequest, pk: int) -> ImportJob:
     return get_scoped_or_404(request, ImportJob.objects.select_related("created_by"), pk=pk)
 
 
+def discarded_meanwhile(view):
+    """A job discarded (by another tab, another member) between loading it and acting on it
+    sends the member back to the import list, with why, rather than failing."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ImportJob.DoesNotExist:
+            messages.error(request, "This import no longer exists: it was discarded meanwhile.")
+            return redirect("pipeline:import")
+
+    return wrapper
+
+
 def job_url(job: ImportJob) -> str:
     return reverse("pipeline:import-detail", args=[job.pk])
 
@@ -114,6 +130,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require_perm(PERM)
+@discarded_meanwhile
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     if request.method == "POST":
@@ -264,6 +281,7 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @require_POST
 @require_perm(PERM)
+@discarded_meanwhile
 def import_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     try:
@@ -290,6 +308,7 @@ def import_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require_perm(PERM)
+@discarded_meanwhile
 def import_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: what undoing would do (and keep, with why); POST: do it."""
     job = _job(request, pk)

@@ -57,3 +57,30 @@ def test_a_vcard_cut_short_opens_its_mapping_page_and_the_check_says_why(markete
     response = client.get(url("import-detail", job))
 
     assert response.status_code == 200
+
+
+def test_an_import_discarded_in_another_tab_sends_the_member_back_to_the_list(
+    marketer, as_member, monkeypatch
+):
+    from contacts.importing import jobs
+    from pipeline import import_views
+
+    client = as_member(marketer)
+    upload = SimpleUploadedFile("leads.csv", b"Email\r\nada@acme.example\r\n")
+    job = jobs.import_upload(workspace=marketer.workspace, actor=marketer.user, upload=upload)
+    real_configure = import_views.import_configure
+
+    def discarded_first(job, **kwargs):
+        jobs.import_discard(job)  # the other tab wins the race
+        return real_configure(job, **kwargs)
+
+    monkeypatch.setattr(import_views, "import_configure", discarded_first)
+    page = client.get(url("import-detail", job)).content.decode()
+    assert "Check the file" in page
+    response = client.post(
+        url("import-detail", job),
+        {"action": "check", "col_0": "email", "mode": "upsert", "consent_type": "imported"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("pipeline:import")
+    assert "it was discarded meanwhile" in response.content.decode()

@@ -445,6 +445,7 @@ def _context(job: ImportJob) -> writer.ImportContext:
         defaults=job.defaults,
         label=f"Import of {job.file_name}"[:200],
         imported_effect=effect,
+        match_columns=writer.match_columns(_effective_fields(job)[0]),
     )
 
 

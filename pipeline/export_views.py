@@ -21,6 +21,7 @@ from pipeline.exports import (
     export_file_stem,
     export_job_start,
     export_started_message,
+    exports_resume_stale,
 )
 from pipeline.models import ExportJob
 
@@ -60,7 +61,9 @@ def _row(job: ExportJob) -> ExportRow:
 @require_GET
 @require_perm("leadcrm.export_leads")
 def export_list(request: HttpRequest) -> HttpResponse:
-    """Newest first; while one is queued or running, the rows reload every 2 s (htmx)."""
+    """Newest first; while one is queued or running, the rows reload every 2 s (htmx) — and
+    an export whose worker died is queued again."""
+    exports_resume_stale(request.workspace)
     jobs = _visible_jobs(request).select_related("created_by").order_by("-created_at", "-pk")
     page = BoundedPaginator(jobs, EXPORTS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [_row(job) for job in page]

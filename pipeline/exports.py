@@ -15,7 +15,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from pipeline.models import ExportJob
 from segments.models import Segment
 from segments.rules import segment_leads
 
+STALE_AFTER = timedelta(minutes=5)
 PROGRESS_EVERY = 2000  # rows between progress saves: one chunk of leads_in_pk_chunks
 LIST_STEM = "leads"  # the file name of a leads-list export, as when it streams
 T = TypeVar("T")
@@ -175,7 +176,8 @@ def _counted(job: ExportJob, items: Iterable[T]) -> Iterator[T]:
         job.rows_done = done
         yield item
         if done % PROGRESS_EVERY == 0:
-            job.save(update_fields=["rows_done"])
+            job.heartbeat_at = timezone.now()
+            job.save(update_fields=["rows_done", "heartbeat_at"])
 
 
 def _write_text(path: Path, chunks: Iterable[str]) -> None:
@@ -235,7 +237,7 @@ def export_job_run(job_id: int) -> None:
     """Build a queued job's file. Claiming QUEUED → RUNNING in one UPDATE means a task that
     runs twice builds the file once."""
     queued = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED)
-    if not queued.update(status=ExportJob.Status.RUNNING):
+    if not queued.update(status=ExportJob.Status.RUNNING, heartbeat_at=timezone.now()):
         return
     job = ExportJob.objects.get(pk=job_id)
     try:
@@ -247,6 +249,27 @@ def export_job_run(job_id: int) -> None:
         _fail(job, "The export stopped on an unexpected error; start it again.")
         raise
     _finish(job)
+
+
+def exports_resume_stale(workspace: Workspace | int, *, now: datetime | None = None) -> int:
+    """Queue again the workspace's exports whose worker died (running with no heartbeat for
+    STALE_AFTER) or whose task was lost (queued that long): a run builds the file from the
+    start, and claiming QUEUED → RUNNING keeps two tasks from building it twice."""
+    from pipeline.tasks import export_run
+
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = ExportJob.objects.filter(workspace=workspace).filter(
+        Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(status=ExportJob.Status.QUEUED, created_at__lt=cutoff, heartbeat_at__isnull=True)
+        | Q(status=ExportJob.Status.QUEUED, heartbeat_at__lt=cutoff)
+    )
+    job_ids = list(stale.values_list("pk", flat=True))
+    for job_id in job_ids:
+        ExportJob.objects.filter(pk=job_id).update(
+            status=ExportJob.Status.QUEUED, rows_done=0, heartbeat_at=timezone.now()
+        )
+        transaction.on_commit(lambda job_id=job_id: export_run.enqueue(job_id))
+    return len(job_ids)
 
 
 # Clean-up -------------------------------------------------------------------------------------

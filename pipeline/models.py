@@ -73,6 +73,9 @@ class ExportJob(models.Model):
     query = models.JSONField(default=dict, blank=True)  # how to find the leads again
     columns = models.JSONField(default=list, blank=True)
     rows_done = models.IntegerField(default=0)
+    # Set as the task claims the job and at every progress save: a running export without one
+    # for STALE_AFTER lost its worker, and is queued again (exports_resume_stale).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     rows_total = models.IntegerField(null=True, blank=True)
     file_path = models.CharField(max_length=500, blank=True)
     file_size = models.BigIntegerField(default=0)

@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
                 ('query', models.JSONField(blank=True, default=dict)),
                 ('columns', models.JSONField(blank=True, default=list)),
                 ('rows_done', models.IntegerField(default=0)),
+                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
                 ('rows_total', models.IntegerField(blank=True, null=True)),
                 ('file_path', models.CharField(blank=True, max_length=500)),
                 ('file_size', models.BigIntegerField(default=0)),

@@ -516,7 +516,7 @@ def test_the_page_runs_a_bounded_number_of_queries(
     for _ in range(10):
         done_job(marketer)
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # incl. the one that looks for stale exports
         maya.get(EXPORTS)
 
 
@@ -618,3 +618,48 @@ def test_download_rejects_post(ws, marketer, maya):
     job = done_job(marketer)
 
     assert maya.post(reverse("pipeline:export-download", args=[job.pk])).status_code == 405
+
+
+# A worker that died ------------------------------------------------------------------------------
+
+
+def test_an_export_whose_worker_died_is_queued_again_and_finishes(
+    ws, marketer, static, maya, django_capture_on_commit_callbacks
+):
+    job = export_job_start(
+        workspace=ws,
+        actor=marketer.user,
+        fmt="csv",
+        scope=static.name,
+        query={"segment": static.pk},
+        columns=["email"],
+    )  # its task waits for a commit that never comes: as if the worker took it and died
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.RUNNING,
+        rows_done=2,
+        heartbeat_at=timezone.now() - timedelta(minutes=30),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maya.get(EXPORTS).status_code == 200
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE and job.rows_done == 3
+    assert job_file(job).decode().count("@one.lead") == 3
+
+
+def test_a_running_export_with_a_recent_heartbeat_is_left_alone(ws, marketer, static, maya):
+    job = export_job_start(
+        workspace=ws,
+        actor=marketer.user,
+        fmt="csv",
+        scope=static.name,
+        query={"segment": static.pk},
+        columns=["email"],
+    )
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    maya.get(EXPORTS)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.RUNNING

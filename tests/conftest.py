@@ -25,6 +25,13 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _files_in_tmp(settings, tmp_path):
+    """Uploaded import files and background exports of a test stay in its own directory."""
+    settings.IMPORT_DIR = tmp_path / "imports"
+    settings.EXPORT_DIR = tmp_path / "exports"
+
+
+@pytest.fixture(autouse=True)
 def _immediate_tasks(settings):
     """Enqueued tasks run at once (django_tasks resets its backends when TASKS changes).
 

@@ -114,3 +114,7 @@ def issues(job: ImportJob, *, dry_run: bool = False) -> list[tuple[int, str, str
         .order_by("row_number", "id")
         .values_list("row_number", "column", "reason")
     )
+
+
+def tag_names(lead: Lead) -> list[str]:
+    return sorted(lead.tags.values_list("name", flat=True))

@@ -13,10 +13,9 @@ from tests.contacts.factories import LeadFactory
 from tests.contacts.import_helpers import check, configure, csv_bytes, start, upload
 
 
-@pytest.fixture(autouse=True)
-def import_dir(settings, tmp_path) -> Path:
-    settings.IMPORT_DIR = tmp_path / "imports"
-    return settings.IMPORT_DIR
+@pytest.fixture
+def import_dir(settings) -> Path:
+    return settings.IMPORT_DIR  # a test's own (tests/conftest.py)
 
 
 def _stored(import_dir: Path) -> list[Path]:

@@ -49,25 +49,12 @@ from tests.contacts.import_helpers import (
     lead,
     run,
     start,
+    tag_names,
     upload,
 )
 from tests.factories import WorkspaceFactory
 
 HEADER = ["Email", "First name", "Last name", "Job title", "City"]
-
-
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path
-
-
-@pytest.fixture
-def actor(marketer):
-    return marketer.user
-
-
-def _tags(lead_: Lead) -> list[str]:
-    return sorted(lead_.tags.values_list("name", flat=True))
 
 
 # Modes and matching (I5) ----------------------------------------------------------------------
@@ -280,10 +267,10 @@ def test_tags_are_only_added(ws, actor):
         csv_bytes(["Email", "Tags"], ["tag@acme.example", "vip; fresh"], ["two@acme.example", ""]),
     )
     assert (job.created, job.updated) == (1, 1)
-    assert _tags(tagged) == ["VIP", "fresh", "old"]
+    assert tag_names(tagged) == ["VIP", "fresh", "old"]
     again = import_file(ws, actor, csv_bytes(["Email", "Tags"], ["tag@acme.example", "FRESH"]))
     assert (again.updated, again.unchanged) == (0, 1)
-    assert _tags(tagged) == ["VIP", "fresh", "old"]
+    assert tag_names(tagged) == ["VIP", "fresh", "old"]
 
 
 def test_companies_are_found_or_created_case_insensitively(ws, actor, other_ws):
@@ -470,7 +457,7 @@ def test_a_lead_unsubscribed_through_the_service_stays_unsubscribed(ws, actor):
         "opted_out",
     )
     assert out.consent_events.count() == events
-    assert _tags(out) == []
+    assert tag_names(out) == []
 
 
 def test_a_row_saying_unsubscribed_unsubscribes(ws, actor):
@@ -831,7 +818,7 @@ def test_a_full_export_imports_back_unchanged(ws, actor, rep):
     assert (job.updated, job.unchanged, job.invalid) == (0, 1, 0), list(job.snapshots.values())
     after = Lead.objects.get(pk=rich.pk)
     assert after.version == rich.version
-    assert _tags(after) == ["=sum", "vip"]
+    assert tag_names(after) == ["=sum", "vip"]
 
 
 # Defaults (I3) and new custom fields (I2) -----------------------------------------------------
@@ -860,7 +847,7 @@ def test_defaults_fill_the_blank_cells_of_new_leads(ws, actor, rep):
     assert job.created == 2
     plain = lead(ws, "plain@acme.example")
     assert (plain.status, plain.source, plain.owner) == ("contacted", "Trade fair", rep.user)
-    assert _tags(plain) == ["2025", "fair"]
+    assert tag_names(plain) == ["2025", "fair"]
     assert (plain.consent_status, plain.consent_type, plain.consent_source) == (
         "pending",
         "implied",
@@ -868,7 +855,7 @@ def test_defaults_fill_the_blank_cells_of_new_leads(ws, actor, rep):
     )
     given_ = lead(ws, "given@acme.example")
     assert (given_.status, given_.source, given_.owner) == ("qualified", "Referral", actor)
-    assert _tags(given_) == ["2025", "fair", "vip"]
+    assert tag_names(given_) == ["2025", "fair", "vip"]
     assert given_.consent_status == "pending"
     event = given_.consent_events.get()
     assert (event.status, event.source) == ("pending", "Fair badge scan")

@@ -9,16 +9,6 @@ from tests.contacts.factories import LeadFactory
 from tests.contacts.import_helpers import check, configure, csv_bytes, import_file, lead, upload
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path
-
-
-@pytest.fixture
-def actor(marketer):
-    return marketer.user
-
-
 def test_a_one_word_full_name_does_not_clear_the_last_name(ws, actor):
     LeadFactory(workspace=ws, email="ada@example.com", first_name="Ada", last_name="Lovelace")
 

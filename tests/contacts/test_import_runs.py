@@ -34,18 +34,8 @@ from tests.contacts.import_helpers import (
 
 
 @pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path
-
-
-@pytest.fixture(autouse=True)
 def _small_batches(monkeypatch):
     monkeypatch.setattr(jobs, "BATCH_SIZE", 2)
-
-
-@pytest.fixture
-def actor(marketer):
-    return marketer.user
 
 
 class WorkerKilled(BaseException):
@@ -250,21 +240,22 @@ def test_a_batch_racing_another_writer_is_planned_again(ws, actor, monkeypatch):
     ]
 
 
-def test_the_file_is_kept_until_the_import_ends(ws, actor, tmp_path):
+def test_the_file_is_kept_until_the_import_ends(ws, actor, settings):
+    imports = settings.IMPORT_DIR
     _existing(ws)
     job = upload(ws, actor, CONTENT)
-    path = tmp_path / job.file_path
+    path = imports / job.file_path
     assert path.is_file() and path.read_bytes() == CONTENT
     job = check(configure(job, actor), actor)
     assert path.is_file()
     job = run(start(job, actor))
     assert job.status == ImportStatus.DONE
-    assert job.file_path == "" and not _files(tmp_path)
+    assert job.file_path == "" and not _files(imports)
     assert jobs.import_sample(job) == []
     # What stays is in the database: the report and what undo needs.
     assert job.issues.exists() and job.batches.exists() and job.snapshots.exists()
     import_undo(job, actor=actor)
-    assert not _files(tmp_path)
+    assert not _files(imports)
     # what stays: the leads that were there, and the one the file opted out (never undone)
     assert set(Lead.objects.filter(workspace=ws).values_list("email", flat=True)) == {
         "old@acme.example",

@@ -31,22 +31,9 @@ from tests.contacts.import_helpers import (
     import_file,
     lead,
     start,
+    tag_names,
     upload,
 )
-
-
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path
-
-
-@pytest.fixture
-def actor(marketer):
-    return marketer.user
-
-
-def _tags(lead_: Lead) -> list[str]:
-    return sorted(lead_.tags.values_list("name", flat=True))
 
 
 def _kept(report_or_plan) -> dict[str, str]:
@@ -158,7 +145,7 @@ def test_undo_restores_what_the_import_updated(ws, actor, rep):
         actor,
         "opted_in",
     )
-    assert ann.attributes == {"industry": "Retail"} and _tags(ann) == ["fresh", "vip"]
+    assert ann.attributes == {"industry": "Retail"} and tag_names(ann) == ["fresh", "vip"]
     events = ann.consent_events.count()
 
     report = import_undo(job, actor=actor)
@@ -183,7 +170,7 @@ def test_undo_restores_what_the_import_updated(ws, actor, rep):
         "search_text",
     ):
         assert getattr(ann, name) == before[name], name
-    assert _tags(ann) == ["vip"]
+    assert tag_names(ann) == ["vip"]
     assert ann.version > before["version"]
     # the ledger only grows: the undo appends the restoring event
     assert ann.consent_events.count() == events + 1
@@ -196,7 +183,7 @@ def test_undo_restores_what_the_import_updated(ws, actor, rep):
     assert undo_event.source == "Undo of the import of leads.csv"
     assert not ann.activities.filter(type=ActivityType.IMPORTED).exists()
     bare.refresh_from_db()
-    assert (bare.first_name, bare.company_id, _tags(bare)) == ("", None, [])
+    assert (bare.first_name, bare.company_id, tag_names(bare)) == ("", None, [])
     # the companies and tags the import created stay (other leads may use them by now)
     assert Tag.objects.filter(workspace=ws, name="fresh").exists()
     assert company_for_name(workspace=ws, name="NewCo") is not None

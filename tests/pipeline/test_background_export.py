@@ -27,8 +27,7 @@ HOT = {"match": "all", "children": [{"field": "score", "op": "gt", "value": 50}]
 
 
 @pytest.fixture(autouse=True)
-def _small_background_limit(settings, tmp_path):
-    settings.EXPORT_DIR = tmp_path
+def _small_background_limit(settings):
     settings.EXPORT_BACKGROUND_ABOVE = BACKGROUND_ABOVE
 
 
@@ -258,16 +257,16 @@ def test_a_list_job_keeps_only_the_filters_the_list_applied(
     assert (job.status, job.rows_done) == (ExportJob.Status.DONE, 3)
 
 
-def test_the_finished_job_keeps_only_the_final_file(ws, marketer, tmp_path):
+def test_the_finished_job_keeps_only_the_final_file(ws, marketer, settings):
     job = make_job(marketer)
     LeadFactory.create_batch(3, workspace=ws)
 
     export_job_run(job.pk)
 
     job.refresh_from_db()
-    assert files_in(tmp_path) == [f"{job.pk}.csv"]
+    assert files_in(settings.EXPORT_DIR) == [f"{job.pk}.csv"]
     assert job.file_path == f"{ws.pk}/{job.pk}.csv"
-    assert job.file_size == (tmp_path / job.file_path).stat().st_size
+    assert job.file_size == (settings.EXPORT_DIR / job.file_path).stat().st_size
     assert job.finished_at is not None
 
 

@@ -28,11 +28,6 @@ CSV = (
 GUESS = ["email", "first_name", "last_name", "company", ""]
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path / "imports"
-
-
 def url(name: str, job: ImportJob) -> str:
     return reverse(f"pipeline:{name}", args=[job.pk])
 

@@ -1,6 +1,5 @@
 """Review of Pipeline → Import: inputs and double-clicks that must not break an import."""
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -8,11 +7,6 @@ from contacts.importing.sources import MAX_COLUMNS
 from contacts.models import ImportJob, ImportStatus
 
 IMPORT = reverse("pipeline:import")
-
-
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path / "imports"
 
 
 def url(name: str, job: ImportJob) -> str:

@@ -250,9 +250,14 @@ class _Echo:
 
 
 def csv_stream(columns: list[ExportColumn], rows: Iterable[list[Any]]) -> Iterator[str]:
+    """UTF-8 CSV for Excel of the columns' headers and the rows (see csv_text)."""
+    return csv_text([column.header for column in columns], rows)
+
+
+def csv_text(headers: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     """UTF-8 CSV for Excel: a BOM first, CRLF line ends, every cell through cell_safe()."""
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    yield BOM + writer.writerow([cell_safe(column.header) for column in columns])
+    yield BOM + writer.writerow([cell_safe(header) for header in headers])
     batch = []
     for row in rows:
         batch.append(writer.writerow([cell_safe(value) for value in row]))

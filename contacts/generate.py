@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import connection, models, transaction
 from django.db.models import Max
 
+from contacts.importing.writer import lead_ids_reserve
 from contacts.models import Activity, Company, ConsentEvent, Lead
 from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
 from contacts.synthetic import (
@@ -91,7 +92,7 @@ def leads_generate(
             while done < count:
                 size = min(batch, count - done)
                 if use_copy:
-                    ids = _lead_ids_reserve(size)
+                    ids = lead_ids_reserve(size)
                 else:
                     ids = list(range(next_n, next_n + size))
                     next_n += size
@@ -191,16 +192,6 @@ def _indexes_and_foreign_keys_rebuilt(tables: list[str]) -> Iterator[None]:
             cursor.execute(definition)
         for table, name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {qn(name)} {definition}")
-
-
-def _lead_ids_reserve(size: int) -> list[int]:
-    """`size` fresh ids from the lead table's sequence (safe beside concurrent inserts)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Lead._meta.db_table, size],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _json(value) -> str:

@@ -464,11 +464,15 @@ def tags_for_names(*, workspace: Workspace, names: Iterable[Tag | str]) -> list[
     if wanted:
         existing = Tag.objects.filter(workspace=workspace)
         by_name = {t.name.casefold(): t for t in existing}
+        missing: dict[str, str] = {}
         for name in wanted:
-            key = name.casefold()
-            if key in tags:
-                continue
-            tags[key] = by_name.get(key) or Tag.objects.create(workspace=workspace, name=name)
+            if name.casefold() not in by_name:
+                missing.setdefault(name.casefold(), name)  # the first spelling names the tag
+        # One INSERT for any number of new tags (an import brings many).
+        new = [Tag(workspace=workspace, name=name) for name in missing.values()]
+        by_name.update((tag.name.casefold(), tag) for tag in Tag.objects.bulk_create(new))
+        for name in wanted:
+            tags.setdefault(name.casefold(), by_name[name.casefold()])
     return list(tags.values())
 
 

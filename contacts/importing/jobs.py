@@ -10,7 +10,6 @@ rows, and a resumed run (import_resume_if_stale) replans the committed batches r
 rebuild its in-file duplicate map, then continues after them.
 """
 
-import csv
 import os
 import secrets
 import time
@@ -30,7 +29,7 @@ from django.utils import timezone
 
 from contacts import scoring
 from contacts.custom_fields import KEY_RE, custom_field_create
-from contacts.export import BOM, cell_safe
+from contacts.export import csv_text
 from contacts.importing import writer
 from contacts.importing.mapping import mapping_guess
 from contacts.importing.reading import cleaned_batches
@@ -147,7 +146,7 @@ def members_lookup(workspace: Workspace | int) -> dict[str, int]:
     for membership in members:
         user = membership.user
         lookup[user.email.casefold()] = user.pk
-        name = " ".join(user.get_full_name().split()) if hasattr(user, "get_full_name") else ""
+        name = " ".join(user.get_full_name().split())
         if name:
             lookup.setdefault(name.casefold(), user.pk)
     return lookup
@@ -790,18 +789,14 @@ def import_error_report(job: ImportJob, *, dry_run: bool = False) -> Iterator[st
     One line per problem, in row order; fix the cells and import the file again.
     """
 
-    class _Echo:
-        def write(self, line: str) -> str:
-            return line
-
-    out = csv.writer(_Echo(), lineterminator="\r\n")
-    yield BOM + out.writerow([cell_safe(h) for h in [*job.headers, "Row", "Column", "Problem"]])
     issues = (
         ImportIssue.objects.filter(job=job, dry_run=dry_run)
         .order_by("row_number", "id")
         .values_list("values", "row_number", "column", "reason")
     )
     width = len(job.headers)
-    for values, row_number, column, reason in issues.iterator(chunk_size=2000):
-        cells = (list(values) + [""] * width)[:width]
-        yield out.writerow([cell_safe(v) for v in [*cells, row_number, column, reason]])
+    rows = (
+        [*(list(values) + [""] * width)[:width], row_number, column, reason]
+        for values, row_number, column, reason in issues.iterator(chunk_size=2000)
+    )
+    return csv_text([*job.headers, "Row", "Column", "Problem"], rows)

@@ -31,8 +31,7 @@ from contacts.models import (
     Lead,
     Tag,
 )
-from contacts.normalize import search_text_for
-from contacts.services import _changed_since
+from contacts.services import _changed_since, _search_text
 from leadcrm.audit import audit_record
 from leadcrm.models import Membership, User
 
@@ -261,13 +260,7 @@ def _restore(job: ImportJob, snapshot: ImportSnapshot, actor: User | None) -> in
         ]
         Lead.tags.through.objects.filter(lead=lead, tag_id__in=tag_ids).delete()
     Activity.objects.filter(Q(data__import=job.pk), lead=lead, type=ActivityType.IMPORTED).delete()
-    company_name = lead.company.name if lead.company_id else ""
-    lead.search_text = search_text_for(
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        email=lead.email,
-        company_name=company_name,
-    )
+    lead.search_text = _search_text(lead)
     lead.version += 1
     lead.updated_at = timezone.now()
     last = lead.activities.order_by("-occurred_at").values_list("occurred_at", flat=True).first()

@@ -41,11 +41,10 @@ from contacts.models import (
     ImportSnapshot,
     Lead,
     LeadStatus,
-    Tag,
 )
 from contacts.normalize import email_domain, search_text_for
 from contacts.queries import suppressed_emails
-from contacts.services import LEAD_FIELDS
+from contacts.services import LEAD_FIELDS, tags_for_names
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
 
@@ -68,15 +67,6 @@ UPDATABLE = (
     "company_id",
     "owner_id",
     "attributes",
-)
-_MATCH_COLUMNS = (
-    "id",
-    "email",
-    "version",
-    "search_text",
-    *UPDATABLE,
-    *CONSENT_FIELDS,
-    "company__name",
 )
 # What planning an update reads whatever the file maps: matching, protection, names.
 _ALWAYS_READ = (
@@ -120,10 +110,10 @@ class ImportContext:
     fill_blanks: bool
     defaults: dict[str, Any]  # cleaned: status, source, owner_id, tags, consent_*, gdpr_basis
     label: str  # "Import of leads.csv", the source of consent events and activities
+    match_columns: tuple[str, ...]  # what the plan reads of matched leads (match_columns())
     seen_emails: dict[int, int] = field(default_factory=dict)  # hash(email) → row number
     seen_leads: dict[int, int] = field(default_factory=dict)  # lead id → row number
     imported_effect: tuple[int, bool] = (0, False)
-    match_columns: tuple[str, ...] = _MATCH_COLUMNS
     # Keys the current batch added to the seen-maps, so a batch that is rolled back and
     # planned again does not find its own rows there.
     _journal: list[tuple[dict, int]] = field(default_factory=list)
@@ -490,17 +480,10 @@ def _companies_resolve(workspace: Workspace, names: list[str]) -> dict[str, int]
 
 
 def _tags_resolve(workspace: Workspace, names: list[str]) -> dict[str, int]:
-    wanted = {n.casefold(): n for n in names if n}
-    if not wanted:
+    """casefolded name → tag id, creating the tags that are new."""
+    if not names:
         return {}
-    by_name = {t.name.casefold(): t.pk for t in Tag.objects.filter(workspace=workspace)}
-    missing = [name for key, name in wanted.items() if key not in by_name]
-    if missing:
-        Tag.objects.bulk_create(
-            [Tag(workspace=workspace, name=name) for name in missing], ignore_conflicts=True
-        )
-        by_name = {t.name.casefold(): t.pk for t in Tag.objects.filter(workspace=workspace)}
-    return {key: by_name[key] for key in wanted}
+    return {t.name.casefold(): t.pk for t in tags_for_names(workspace=workspace, names=names)}
 
 
 def _lead_defaults() -> dict[str, Any]:
@@ -830,15 +813,21 @@ def issues_for(ctx: ImportContext, decisions: list[Decision], *, dry_run: bool) 
 # Bulk inserts -------------------------------------------------------------------------------
 
 
+def lead_ids_reserve(size: int) -> list[int]:
+    """`size` fresh lead ids from the table's sequence (PostgreSQL; safe beside concurrent
+    inserts), so a COPY's rows and the rows that point at them can go in together."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Lead._meta.db_table, size],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _leads_insert(names: list[str], rows: list[list]) -> list[int]:
     """Insert leads and return their ids in order (COPY with reserved ids on PostgreSQL)."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [Lead._meta.db_table, len(rows)],
-            )
-            ids = [r[0] for r in cursor.fetchall()]
+        ids = lead_ids_reserve(len(rows))
         id_at = names.index("id")
         for lead_id, row in zip(ids, rows, strict=True):
             row[id_at] = lead_id

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts import scoring
+from contacts import quality, scoring
 from contacts.models import (
     CONTACT_ACTIVITY_TYPES,
     Activity,
@@ -108,7 +108,14 @@ def activity_record(
     # Only a strictly newer activity is folded in: one at the same time as the latest (a
     # reset, say) takes the recompute below, which counts only what comes after a reset.
     newest = current.last_activity_at is None or occurred_at > current.last_activity_at
-    fields = ["last_activity_at", "last_contacted_at", "score", "score_points", "tier"]
+    fields = [
+        "last_activity_at",
+        "last_contacted_at",
+        "score",
+        "score_points",
+        "tier",
+        "quality_score",
+    ]
     if newest:
         current.last_activity_at = occurred_at
         points, resets = scoring.activity_effect(scoring.rules_for(current.workspace_id), activity)
@@ -117,10 +124,13 @@ def activity_record(
         current.last_contacted_at is None or occurred_at > current.last_contacted_at
     ):
         current.last_contacted_at = occurred_at
+    if newest:
+        quality.lead_quality_apply(current)  # engagement is a part of it
     current.save(update_fields=fields)
     if not newest:  # an older activity can change what came after it: recompute
         scoring.leads_rescore(workspace=current.workspace_id, lead_ids=[current.pk])
-        current.refresh_from_db(fields=["score", "score_points", "tier"])
+        quality.leads_requality(workspace=current.workspace_id, lead_ids=[current.pk])
+        current.refresh_from_db(fields=["score", "score_points", "tier", "quality_score"])
     for name in fields:
         setattr(lead, name, getattr(current, name))
     return activity
@@ -162,4 +172,5 @@ def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -
                 [*contact_types, *chunk],
             )
     scoring.leads_rescore(workspace=workspace, lead_ids=ids)
+    quality.leads_requality(workspace=workspace, lead_ids=ids)
     return len(activities)

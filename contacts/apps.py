@@ -19,6 +19,15 @@ class ContactsConfig(AppConfig):
         )
         if item not in SETTINGS_PAGES:  # ready() may run twice in some test runners
             SETTINGS_PAGES.append(item)
+        # Every workspace starts with seed 000's scoring rules (PRODUCT A3).
+        from django.db.models.signals import post_save
+
+        from contacts.scoring import workspace_scoring_defaults
+        from leadcrm.models import Workspace
+
+        post_save.connect(
+            workspace_scoring_defaults, sender=Workspace, dispatch_uid="contacts.scoring_defaults"
+        )
         # A removed member's leads pass to the member chosen on Settings → Members (W4).
         if leads_reassign not in MEMBER_REMOVAL_HANDLERS:
             MEMBER_REMOVAL_HANDLERS.append(leads_reassign)

@@ -275,6 +275,11 @@ class Lead(models.Model):
                 fields=["workspace", "-score", "-id"], condition=ALIVE, name="lead_ws_score"
             ),
             models.Index(
+                fields=["workspace", "-quality_score", "-id"],
+                condition=ALIVE,
+                name="lead_ws_quality",
+            ),
+            models.Index(
                 fields=["workspace", "owner", "-created_at"], condition=ALIVE, name="lead_ws_owner"
             ),
             models.Index(
@@ -420,6 +425,80 @@ class ScoringRule(models.Model):
         effect = "reset" if self.resets else f"{self.points:+d}"
         cond = f" (URL contains {self.url_contains})" if self.url_contains else ""
         return f"{self.get_activity_type_display()}{cond}: {effect}"
+
+
+class ScoringSettings(models.Model):
+    """A workspace's quality-score settings (PRODUCT A4): how reliable each lead source is.
+
+    `source_weights` is a list of {"source": name, "weight": 0–100}, matched to Lead.source
+    without regard to case; leads whose source is not listed get `other_source_weight`, leads
+    without a source `no_source_weight`. contacts.quality reads it; a workspace without a row
+    uses the defaults there.
+    """
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    source_weights = models.JSONField(default=list, blank=True)
+    other_source_weight = models.PositiveSmallIntegerField(default=50)
+    no_source_weight = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        verbose_name_plural = "scoring settings"
+
+    def __str__(self) -> str:
+        return f"Scoring settings of workspace {self.workspace_id}"
+
+
+class ScoreRecompute(models.Model):
+    """A background recompute of every lead's engagement and quality score (PRODUCT A3/A4),
+    asked for after rules or source weights change, or by `manage.py recompute_scores`.
+
+    The task walks the leads in id ranges and saves its progress after each, so the page can
+    show it and a worker that died is replaced without redoing what was committed.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Recomputing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    leads_total = models.IntegerField(null=True, blank=True)
+    leads_done = models.IntegerField(default=0)
+    last_lead_id = models.BigIntegerField(default=0)  # checkpoint: leads up to here are done
+    changed = models.IntegerField(default=0)  # leads whose engagement score moved
+    quality_changed = models.IntegerField(default=0)  # leads whose quality score moved
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="scorerecompute_ws")]
+
+    def __str__(self) -> str:
+        return f"Score recompute {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.leads_total:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.leads_done / self.leads_total))
 
 
 class AppendOnlyQuerySet(WorkspaceQuerySet):

@@ -55,8 +55,21 @@ def scoring_rules_ensure_defaults(*, workspace: Workspace) -> None:
     )
 
 
+def workspace_scoring_defaults(sender, instance: Workspace, created: bool, raw=False, **kwargs):
+    """post_save of Workspace (connected in ContactsConfig.ready): a new one gets the rules."""
+    if created and not raw:
+        scoring_rules_ensure_defaults(workspace=instance)
+
+
 def rules_for(workspace: Workspace | int) -> list[ScoringRule]:
     return list(ScoringRule.objects.filter(workspace=workspace, is_active=True))
+
+
+def rules_score_type(workspace: Workspace | int, activity_type: str) -> bool:
+    """Whether an active rule gives points to (or resets on) activities of this type."""
+    return ScoringRule.objects.filter(
+        workspace=workspace, is_active=True, activity_type=activity_type
+    ).exists()
 
 
 def activity_effect(rules: Sequence[ScoringRule], activity: Activity) -> tuple[int, bool]:
@@ -124,20 +137,40 @@ WHERE contacts_lead.id = scored.id
 """
 
 
-def leads_rescore(*, workspace: Workspace | int, lead_ids: Iterable[int] | None = None) -> int:
+def leads_rescore(
+    *,
+    workspace: Workspace | int,
+    lead_ids: Iterable[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+) -> int:
     """Recompute score, score_points and tier from rules and activities; returns rows changed.
 
-    Without lead_ids, every lead of the workspace in one statement; with them, in chunks
-    that stay under the databases' parameter limits.
+    Without lead_ids, every lead of the workspace in one statement (only those with ids in
+    `id_range`, inclusive, when given); with them, in chunks that stay under the databases'
+    parameter limits.
     """
     workspace_id = workspace if isinstance(workspace, int) else workspace.pk
     if lead_ids is None:
-        return _rescore(workspace_id, None)
+        return _rescore(workspace_id, id_range=id_range)
     ids = sorted(set(lead_ids))
-    return sum(_rescore(workspace_id, ids[i : i + 5000]) for i in range(0, len(ids), 5000))
+    return sum(_rescore(workspace_id, ids=ids[i : i + 5000]) for i in range(0, len(ids), 5000))
 
 
-def _rescore(workspace_id: int, ids: list[int] | None) -> int:
+def leads_scores_refresh(
+    *, workspace: Workspace | int, lead_ids: Iterable[int] | None = None
+) -> None:
+    """Engagement score and tier, then the quality score that depends on it and on the
+    lead's fields: for every path that changes leads set-based."""
+    from contacts.quality import leads_requality
+
+    ids = None if lead_ids is None else list(lead_ids)
+    leads_rescore(workspace=workspace, lead_ids=ids)
+    leads_requality(workspace=workspace, lead_ids=ids)
+
+
+def _rescore(
+    workspace_id: int, *, ids: list[int] | None = None, id_range: tuple[int, int] | None = None
+) -> int:
     params: dict = {"ws": workspace_id}
     activity_filter = lead_filter = ""
     if ids is not None:
@@ -145,6 +178,10 @@ def _rescore(workspace_id: int, ids: list[int] | None) -> int:
         params.update({f"id{i}": lead_id for i, lead_id in enumerate(ids)})
         activity_filter = f"AND a.lead_id IN ({placeholders})"
         lead_filter = f"AND l.id IN ({placeholders})"
+    elif id_range is not None:
+        params.update(lo=id_range[0], hi=id_range[1])
+        activity_filter = "AND a.lead_id BETWEEN %(lo)s AND %(hi)s"
+        lead_filter = "AND l.id BETWEEN %(lo)s AND %(hi)s"
     sql = _RESCORE_SQL.format(
         activity_filter=activity_filter, lead_filter=lead_filter, hot=HOT, warm=WARM
     )

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
+from contacts import scoring
 from contacts.activities import (
     activities_insert_select,
     id_chunks,
@@ -41,6 +42,7 @@ from contacts.normalize import (
     phone_normalize,
     search_text_for,
 )
+from contacts.quality import lead_quality_apply
 from contacts.queries import leads_for, suppression_check
 from leadcrm.audit import audit_record
 from leadcrm.models import AuditLog, Membership, User, Workspace
@@ -253,6 +255,7 @@ def lead_create(
             lead.status = LeadStatus.NEW
         lead.email_status = EmailStatus.ACTIVE
     lead.search_text = _search_text(lead)
+    lead_quality_apply(lead)
     lead.full_clean(exclude=["workspace", "owner", "company"], validate_constraints=False)
     try:
         with transaction.atomic():  # a savepoint: the race below leaves the outer one usable
@@ -375,6 +378,7 @@ def lead_update(
         current.updated_at = timezone.now()
         if "domain" not in cleaned and "email" in changes and not current.domain:
             current.domain = email_domain(current.email)
+        lead_quality_apply(current)
         current.full_clean(exclude=["workspace", "owner", "company"], validate_constraints=False)
         try:
             with transaction.atomic():
@@ -577,6 +581,7 @@ def leads_bulk_update(
     else:
         status_ids = []
     status_set = set(status_ids)  # once: a set per id made large bulks quadratic
+    moved: list[int] = []
     through = Lead.tags.through
     for chunk in id_chunks(ids):
         rows = Lead.objects.filter(pk__in=chunk)
@@ -585,6 +590,7 @@ def leads_bulk_update(
             moving_rows = Lead.objects.filter(pk__in=moving).exclude(status=status)
             moving_ids = list(moving_rows.values_list("pk", flat=True))
             if moving_ids:
+                moved.extend(moving_ids)
                 activities_insert_select(
                     moving_ids,
                     type=ActivityType.STATUS_CHANGED,
@@ -607,6 +613,8 @@ def leads_bulk_update(
         if remove:
             through.objects.filter(lead_id__in=chunk, tag__in=remove).delete()
         rows.update(version=F("version") + 1, updated_at=now)
+    if moved and scoring.rules_score_type(workspace, ActivityType.STATUS_CHANGED):
+        scoring.leads_scores_refresh(workspace=workspace, lead_ids=moved)
     if status == LeadStatus.UNSUBSCRIBED:
         leads_unsubscribe(
             workspace=workspace, actor=actor, leads=Lead.objects.filter(pk__in=ids), channel=channel

@@ -78,3 +78,11 @@ def import_undo(job_id: int, token: str) -> None:
     from contacts.importing.undo import import_undo_run
 
     import_undo_run(job_id, token)
+
+
+@task()
+def score_recompute(job_id: int) -> None:
+    """Recompute every lead's engagement and quality score (PRODUCT A3/A4)."""
+    from contacts.recompute import score_recompute_run
+
+    score_recompute_run(job_id)

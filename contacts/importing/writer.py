@@ -43,6 +43,7 @@ from contacts.models import (
     LeadStatus,
 )
 from contacts.normalize import email_domain, search_text_for
+from contacts.quality import leads_requality
 from contacts.queries import suppressed_emails
 from contacts.services import LEAD_FIELDS, tags_for_names
 from leadcrm.audit import audit_record
@@ -424,6 +425,7 @@ def batch_apply(ctx: ImportContext, decisions: list[Decision], *, number: int) -
     )
     touched = outcome.created_ids + outcome.updated_ids
     if touched:
+        leads_requality(workspace=ctx.workspace, lead_ids=touched)
         audit_record(
             actor=ctx.actor,
             workspace=ctx.workspace,

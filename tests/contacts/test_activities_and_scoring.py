@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contacts.activities import activities_record, activity_record
-from contacts.models import Activity, ActivityType, Lead, Tier
+from contacts.models import Activity, ActivityType, Lead, ScoringRule, Tier
 from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
 from tests.contacts.factories import LeadFactory, ScoringRuleFactory
 
@@ -265,6 +265,7 @@ def test_a_workspaces_own_rule_with_a_url_condition_scores(ws, lead):
 
 
 def test_an_inactive_rule_gives_no_points(ws, lead):
+    ScoringRule.objects.filter(workspace=ws).delete()  # the defaults score opens too
     ScoringRuleFactory(
         workspace=ws, activity_type=ActivityType.EMAIL_OPENED, points=40, is_active=False
     )
@@ -274,7 +275,8 @@ def test_an_inactive_rule_gives_no_points(ws, lead):
     assert _stored(lead).score == 0
 
 
-def test_another_workspaces_rules_give_no_points(other_ws, lead):
+def test_another_workspaces_rules_give_no_points(ws, other_ws, lead):
+    ScoringRule.objects.filter(workspace=ws).delete()
     scoring_rules_ensure_defaults(workspace=other_ws)
 
     _record(lead, ActivityType.EMAIL_REPLIED)

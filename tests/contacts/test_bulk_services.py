@@ -297,7 +297,7 @@ def test_bulk_update_runs_the_same_number_of_queries_for_20_or_200_leads(
     TagFactory(workspace=ws, name="old")
     LeadFactory.create_batch(count, workspace=ws)
 
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(19):
         _bulk(
             ws,
             actor=rep.user,
@@ -317,7 +317,7 @@ def test_bulk_unsubscribe_runs_the_same_number_of_queries_for_20_or_200_leads(
 ):
     LeadFactory.create_batch(count, workspace=ws)
 
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         _bulk(ws, status=LeadStatus.UNSUBSCRIBED)
 
     assert ConsentEvent.objects.count() == count

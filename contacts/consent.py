@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from contacts import scoring
@@ -34,13 +34,81 @@ from contacts.models import (
     SuppressionReason,
 )
 from contacts.normalize import country_normalize
-from contacts.queries import suppression_hash
+from contacts.queries import suppressed_emails, suppression_check, suppression_hash
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
 
 
 def lead_is_unsubscribed(lead: Lead) -> bool:
     return lead.status == LeadStatus.UNSUBSCRIBED or lead.email_status == EmailStatus.UNSUBSCRIBED
+
+
+# Why a lead may not be mailed (PRODUCT A5/C4), in the order they are told.
+REFUSAL_TRASHED = "This lead is in the trash."
+REFUSAL_UNSUBSCRIBED = "This lead unsubscribed from email."
+REFUSAL_BOUNCED = "This lead's email address bounced."
+REFUSAL_DO_NOT_CONTACT = "This lead is marked Do Not Contact."
+REFUSAL_OPTED_OUT = "This lead opted out of email."
+REFUSAL_SUPPRESSED = "This address is on the suppression list."
+
+
+def mail_refusal(lead: Lead) -> str:
+    """Why no email may go to this lead, or "" when one may."""
+    if lead.deleted_at is not None:
+        return REFUSAL_TRASHED
+    if lead_is_unsubscribed(lead):
+        return REFUSAL_UNSUBSCRIBED
+    if lead.email_status == EmailStatus.BOUNCED:
+        return REFUSAL_BOUNCED
+    if lead.do_not_contact:
+        return REFUSAL_DO_NOT_CONTACT
+    if lead.consent_status == ConsentStatus.OPTED_OUT:
+        return REFUSAL_OPTED_OUT
+    if suppression_check(workspace=lead.workspace_id, email=lead.email):
+        return REFUSAL_SUPPRESSED
+    return ""
+
+
+# mail_refusal() for a queryset, without the suppression list (a hash: see mail_refusals).
+MAIL_REFUSAL_FILTERS = [
+    (REFUSAL_TRASHED, Q(deleted_at__isnull=False)),
+    (
+        REFUSAL_UNSUBSCRIBED,
+        Q(status=LeadStatus.UNSUBSCRIBED) | Q(email_status=EmailStatus.UNSUBSCRIBED),
+    ),
+    (REFUSAL_BOUNCED, Q(email_status=EmailStatus.BOUNCED)),
+    (REFUSAL_DO_NOT_CONTACT, Q(do_not_contact=True)),
+    (REFUSAL_OPTED_OUT, Q(consent_status=ConsentStatus.OPTED_OUT)),
+]
+
+
+def mail_refusals(leads: QuerySet[Lead], *, workspace: Workspace) -> tuple[list[int], dict]:
+    """Split leads into the ids that may be mailed and {reason: count} for the rest.
+
+    One query for the columns, then the suppression list for what is left; each refused lead
+    is counted once, under the first reason that applies, as mail_refusal() tells it.
+    """
+    refused = Q()
+    for _, condition in MAIL_REFUSAL_FILTERS:
+        refused |= condition
+    counts: dict[str, int] = {}
+    annotations, earlier = {}, []
+    for i, (_, condition) in enumerate(MAIL_REFUSAL_FILTERS):
+        first_reason = condition
+        for before in earlier:
+            first_reason &= ~before
+        annotations[f"r{i}"] = Count("pk", filter=first_reason)
+        earlier.append(condition)
+    totals = leads.order_by().aggregate(**annotations)
+    for i, (reason, _) in enumerate(MAIL_REFUSAL_FILTERS):
+        if totals[f"r{i}"]:
+            counts[reason] = totals[f"r{i}"]
+    candidates = list(leads.exclude(refused).order_by("pk").values_list("pk", "email"))
+    suppressed = suppressed_emails(workspace=workspace, emails=[email for _, email in candidates])
+    allowed = [pk for pk, email in candidates if email not in suppressed]
+    if len(allowed) < len(candidates):
+        counts[REFUSAL_SUPPRESSED] = len(candidates) - len(allowed)
+    return allowed, counts
 
 
 def _consent_event(

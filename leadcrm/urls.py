@@ -54,6 +54,7 @@ urlpatterns = [
     path("settings/", include(workspace_settings)),
     path("pipeline/segments/", include("segments.urls")),
     path("pipeline/", include("pipeline.urls")),
+    path("", include("compliance.urls")),
     path("admin/", admin.site.urls),
 ]
 

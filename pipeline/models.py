@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leadcrm.models import Workspace
@@ -86,3 +87,159 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"Export of {self.scope}"
+
+
+# Sequences (PRODUCT A5, seed 001) ---------------------------------------------------------------
+
+
+class SendingSettings(models.Model):
+    """Settings → Sending: who a workspace's mail comes from, and the postal address every
+    message carries in its footer (required before the first send)."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    from_name = models.CharField("sender name", max_length=100)
+    from_email = models.EmailField("sender address", max_length=254)
+    reply_to = models.EmailField("reply-to address", max_length=254, blank=True)
+    postal_address = models.TextField(
+        help_text="Your organisation's postal address, shown in the footer of every message."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "sending settings"
+
+    def __str__(self) -> str:
+        return f"{self.from_name} <{self.from_email}>"
+
+    @property
+    def is_complete(self) -> bool:
+        return bool(self.from_email and self.postal_address.strip())
+
+
+class Sequence(models.Model):
+    """Ordered email steps a member sends one by one from the lead view (manual at launch)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_archived = models.BooleanField(
+        default=False, help_text="An archived sequence takes no new leads; enrolled ones go on."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint("workspace", Lower("name"), name="sequence_ws_name_ci_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SequenceStep(models.Model):
+    """One email of a sequence: subject and body are templates over the lead's fields."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    wait_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Days after the previous step before this one is due."
+    )
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class EnrollmentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    STOPPED = "stopped", "Stopped"
+
+
+class SequenceEnrollment(models.Model):
+    """A lead in a sequence: which step comes next, and how it ended. A lead is in at most one
+    sequence at a time (a database constraint); the history keeps the ended ones."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    lead = models.ForeignKey(
+        "contacts.Lead", on_delete=models.CASCADE, related_name="sequence_enrollments"
+    )
+    status = models.CharField(
+        max_length=10, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE
+    )
+    steps_sent = models.PositiveIntegerField(default=0)  # the next step is steps[steps_sent]
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    end_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=models.Q(status="active"),
+                name="enrollment_one_active_per_lead",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["sequence", "status"], name="enrollment_seq_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lead {self.lead_id} in {self.sequence_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == EnrollmentStatus.ACTIVE
+
+
+class SequenceSend(models.Model):
+    """A step sent to a lead: the enrolment's history (the lead's timeline has Email Sent)."""
+
+    enrollment = models.ForeignKey(
+        SequenceEnrollment, on_delete=models.CASCADE, related_name="sends"
+    )
+    step = models.ForeignKey(
+        SequenceStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    step_number = models.PositiveIntegerField()  # 1-based, as shown
+    subject = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(default=timezone.now)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_id = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "step_number"], name="sequencesend_once_per_step"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.step_number} to lead of enrolment {self.enrollment_id}"

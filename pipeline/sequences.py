@@ -1,0 +1,540 @@
+"""Sequences (PRODUCT A5, seed 001): ordered email steps a member sends lead by lead.
+
+Manual at launch: a member enrols a lead (or many), and on the lead view sends the next step
+or stops the sequence. Every send goes through `sequence_send_next()`, which refuses leads
+that may not be mailed (contacts.consent.mail_refusal), renders the step's templates with
+the lead's fields, sends through Django's email backend with the workspace's sender and
+postal address and the RFC 8058 unsubscribe headers, and records *Email Sent* through
+activity_record — all or nothing: a send that fails records nothing.
+"""
+
+from dataclasses import dataclass, field
+from email.utils import formataddr, make_msgid
+
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import Node, TextNode, VariableNode
+from django.template.defaulttags import CommentNode, IfNode
+from django.urls import reverse
+from django.utils import timezone
+
+from compliance.tokens import unsubscribe_token
+from contacts.activities import activity_record
+from contacts.consent import mail_refusal, mail_refusals
+from contacts.models import ActivityType, Channel, CustomField, Lead
+from leadcrm.audit import audit_record
+from leadcrm.models import User, Workspace
+from pipeline.models import (
+    EnrollmentStatus,
+    SendingSettings,
+    Sequence,
+    SequenceEnrollment,
+    SequenceSend,
+    SequenceStep,
+)
+
+ALREADY_ENROLLED = "already in a sequence"
+
+# Templates ----------------------------------------------------------------------------------
+
+# Django's template language, cut down: no loader tags ({% include %}, {% extends %}), no
+# libraries to {% load %}, and of the built-in tags only {% if %} and comments (checked
+# node by node in template_check), so a template can read the lead's fields and nothing else.
+ENGINE = Engine(
+    builtins=["django.template.defaulttags", "django.template.defaultfilters"],
+    libraries={},
+    autoescape=False,  # plain-text mail
+    string_if_invalid="\x00%s\x00",
+)
+ALLOWED_NODES = (TextNode, VariableNode, IfNode, CommentNode)
+
+# What a template may use: {{ first_name }} … and {{ custom.<key> }} for custom fields.
+TEMPLATE_FIELDS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Full name (or the email when there is no name)",
+    "email": "Email",
+    "job_title": "Job title",
+    "department": "Department",
+    "company": "Company name",
+    "city": "City",
+    "country": "Country name",
+    "owner_name": "Lead owner's name",
+    "sender_name": "Sender name (Settings → Sending)",
+}
+
+
+def template_context(lead: Lead, *, sender_name: str = "", custom_keys=()) -> dict:
+    country = pycountry.countries.get(alpha_2=lead.country) if lead.country else None
+    owner = lead.owner if lead.owner_id else None
+    return {
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "full_name": lead.full_name or lead.email,
+        "email": lead.email,
+        "job_title": lead.job_title,
+        "department": lead.department,
+        "company": lead.company.name if lead.company_id else "",
+        "city": lead.city,
+        "country": getattr(country, "common_name", None) or getattr(country, "name", ""),
+        "owner_name": (owner.get_full_name() or owner.email) if owner else "",
+        "sender_name": sender_name,
+        "custom": {key: lead.attributes.get(key, "") for key in custom_keys},
+    }
+
+
+def template_check(text: str, *, custom_keys=()) -> None:
+    """Refuse (ValidationError) a template that does not parse, uses a tag other than
+    {% if %}, or names a field that does not exist."""
+    try:
+        template = ENGINE.from_string(text)
+    except TemplateSyntaxError as error:
+        reason = str(error).split("\n")[0].rstrip(":. ")
+        if "tag library" in reason or "Invalid block tag" in reason:
+            reason = "only {{ field }} placeholders and {% if %} … {% endif %} are allowed"
+        raise ValidationError(f"The template does not parse: {reason}.") from None
+    for node in template.nodelist.get_nodes_by_type(Node):
+        if not isinstance(node, ALLOWED_NODES):
+            raise ValidationError(
+                "Only {{ field }} placeholders and {% if %} … {% endif %} are allowed."
+            )
+    sample = dict.fromkeys(TEMPLATE_FIELDS, "x")
+    sample["custom"] = dict.fromkeys(custom_keys, "x")
+    rendered = template.render(Context(sample))
+    if "\x00" in rendered:
+        unknown = rendered.split("\x00")[1] or "?"
+        raise ValidationError(
+            f"“{{{{ {unknown} }}}}” is not a field: use one of "
+            + ", ".join(sorted(TEMPLATE_FIELDS))
+            + " or custom.<key>."
+        )
+
+
+def _render(text: str, context: dict) -> str:
+    return ENGINE.from_string(text).render(Context(context)).replace("\x00", "")
+
+
+def _custom_keys(workspace_id: int) -> list[str]:
+    return list(
+        CustomField.objects.for_workspace(workspace_id).active().values_list("key", flat=True)
+    )
+
+
+@dataclass
+class RenderedStep:
+    subject: str
+    body: str
+
+
+def step_render(step: SequenceStep, lead: Lead, *, sender_name: str = "") -> RenderedStep:
+    context = template_context(
+        lead, sender_name=sender_name, custom_keys=_custom_keys(lead.workspace_id)
+    )
+    subject = " ".join(_render(step.subject, context).split())  # one line, whatever was typed
+    return RenderedStep(subject=subject[:300], body=_render(step.body, context).strip())
+
+
+# Settings → Sending ---------------------------------------------------------------------------
+
+
+def sending_settings_for(workspace: Workspace | int) -> SendingSettings | None:
+    return SendingSettings.objects.filter(workspace=workspace).first()
+
+
+NO_SENDER = "Set the sender and postal address in Settings → Sending before the first send."
+
+
+# Sequences ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sequence_save(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    sequence: Sequence | None = None,
+    name: str,
+    description: str = "",
+) -> Sequence:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": "Give the sequence a name."})
+    clash = Sequence.objects.filter(workspace=workspace, name__iexact=name)
+    if sequence is not None:
+        clash = clash.exclude(pk=sequence.pk)
+    if clash.exists():
+        raise ValidationError({"name": f"There is already a sequence called “{name}”."})
+    creating = sequence is None
+    sequence = sequence or Sequence(workspace=workspace, created_by=actor)
+    before = {"name": sequence.name, "description": sequence.description}
+    sequence.name, sequence.description = name, description.strip()
+    sequence.updated_at = timezone.now()
+    sequence.save()
+    changes = {
+        key: [None if creating else before[key], getattr(sequence, key)]
+        for key in before
+        if creating or before[key] != getattr(sequence, key)
+    }
+    audit_record(
+        actor=actor,
+        workspace=workspace,
+        action="sequence.create" if creating else "sequence.update",
+        obj=sequence,
+        changes=changes,
+    )
+    return sequence
+
+
+@transaction.atomic
+def sequence_archive(*, sequence: Sequence, actor: User | None, archived: bool) -> Sequence:
+    if sequence.is_archived != archived:
+        sequence.is_archived = archived
+        sequence.updated_at = timezone.now()
+        sequence.save(update_fields=["is_archived", "updated_at"])
+        audit_record(
+            actor=actor,
+            workspace=sequence.workspace,
+            action="sequence.archive" if archived else "sequence.restore",
+            obj=sequence,
+        )
+    return sequence
+
+
+@transaction.atomic
+def step_save(
+    *,
+    sequence: Sequence,
+    actor: User | None,
+    step: SequenceStep | None = None,
+    subject: str,
+    body: str,
+    wait_days: int = 0,
+) -> SequenceStep:
+    keys = _custom_keys(sequence.workspace_id)
+    errors = {}
+    for name, text in (("subject", subject), ("body", body)):
+        if not text.strip():
+            errors[name] = f"Write the {name}."
+            continue
+        try:
+            template_check(text, custom_keys=keys)
+        except ValidationError as error:
+            errors[name] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    creating = step is None
+    if creating:
+        last = sequence.steps.order_by("-position").values_list("position", flat=True).first()
+        step = SequenceStep(sequence=sequence, position=(last or 0) + 1)
+    step.subject, step.body, step.wait_days = subject.strip(), body.strip(), wait_days
+    step.save()
+    sequence.updated_at = timezone.now()
+    sequence.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor,
+        workspace=sequence.workspace,
+        action="sequence.step_add" if creating else "sequence.step_update",
+        obj=sequence,
+        changes={"step": step.pk, "subject": subject[:200]},
+    )
+    return step
+
+
+@transaction.atomic
+def step_move(*, step: SequenceStep, actor: User | None, offset: int) -> None:
+    """Swap a step with its neighbour above (offset -1) or below (+1)."""
+    steps = list(step.sequence.steps.select_for_update())
+    index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
+    other = index + offset
+    if not 0 <= other < len(steps):
+        return
+    steps[index], steps[other] = steps[other], steps[index]
+    for position, item in enumerate(steps, start=1):
+        if item.position != position:
+            item.position = position
+            item.save(update_fields=["position"])
+    audit_record(
+        actor=actor,
+        workspace=step.sequence.workspace,
+        action="sequence.step_move",
+        obj=step.sequence,
+        changes={"step": step.pk, "offset": offset},
+    )
+
+
+@transaction.atomic
+def step_delete(*, step: SequenceStep, actor: User | None) -> None:
+    """Delete a step. Enrolments count steps sent, so a step deleted before an enrolment's
+    next step moves that enrolment's next step back by one; refused while that would make
+    anyone receive a step twice or skip one."""
+    sequence = step.sequence
+    steps = list(sequence.steps.all())
+    index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
+    affected = sequence.enrollments.filter(
+        status=EnrollmentStatus.ACTIVE, steps_sent__gt=index
+    ).exists()
+    if affected:
+        raise ValidationError(
+            "Leads in this sequence have already received this step; delete it once they "
+            "have finished, or stop their enrolments."
+        )
+    step.delete()
+    audit_record(
+        actor=actor,
+        workspace=sequence.workspace,
+        action="sequence.step_delete",
+        obj=sequence,
+        changes={"step": index + 1, "subject": step.subject[:200]},
+    )
+
+
+# Enrolment ----------------------------------------------------------------------------------
+
+
+def _enrol_check(sequence: Sequence) -> None:
+    if sequence.is_archived:
+        raise ValidationError(f"“{sequence.name}” is archived and takes no new leads.")
+    if not sequence.steps.exists():
+        raise ValidationError(f"“{sequence.name}” has no steps yet.")
+
+
+def active_enrollment(lead: Lead) -> SequenceEnrollment | None:
+    return (
+        SequenceEnrollment.objects.filter(lead=lead, status=EnrollmentStatus.ACTIVE)
+        .select_related("sequence")
+        .first()
+    )
+
+
+@transaction.atomic
+def lead_enrol(*, lead: Lead, sequence: Sequence, actor: User | None) -> SequenceEnrollment:
+    if sequence.workspace_id != lead.workspace_id:
+        raise ValidationError("That sequence belongs to another workspace.")
+    _enrol_check(sequence)
+    refusal = mail_refusal(lead)
+    if refusal:
+        raise ValidationError(refusal)
+    current = active_enrollment(lead)
+    if current is not None:
+        raise ValidationError(
+            f"This lead is already in “{current.sequence.name}”; stop that sequence first."
+        )
+    try:
+        with transaction.atomic():
+            enrollment = SequenceEnrollment.objects.create(
+                workspace_id=lead.workspace_id, sequence=sequence, lead=lead, enrolled_by=actor
+            )
+    except IntegrityError:  # enrolled in another tab a moment ago
+        raise ValidationError("This lead was just enrolled in a sequence.") from None
+    audit_record(
+        actor=actor,
+        workspace=sequence.workspace,
+        action="sequence.enrol",
+        obj=lead,
+        changes={"sequence": [None, sequence.name]},
+    )
+    return enrollment
+
+
+@dataclass
+class EnrolResult:
+    enrolled: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+@transaction.atomic
+def leads_enrol(
+    *, workspace: Workspace, sequence: Sequence, leads: QuerySet[Lead], actor: User | None
+) -> EnrolResult:
+    """Enrol many leads, set-based: those that may not be mailed, or are already in a
+    sequence, are skipped and counted by reason."""
+    if sequence.workspace_id != workspace.pk:
+        raise ValidationError("That sequence belongs to another workspace.")
+    _enrol_check(sequence)
+    result = EnrolResult()
+    leads = leads.filter(workspace=workspace).order_by()
+    in_sequence = SequenceEnrollment.objects.filter(
+        lead=OuterRef("pk"), status=EnrollmentStatus.ACTIVE
+    )
+    busy = leads.filter(Exists(in_sequence)).count()
+    if busy:
+        result.skipped[ALREADY_ENROLLED] = busy
+    allowed, refused = mail_refusals(leads.exclude(Exists(in_sequence)), workspace=workspace)
+    result.skipped.update(refused)
+    now = timezone.now()
+    SequenceEnrollment.objects.bulk_create(
+        [
+            SequenceEnrollment(
+                workspace=workspace,
+                sequence=sequence,
+                lead_id=pk,
+                enrolled_at=now,
+                enrolled_by=actor,
+            )
+            for pk in allowed
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,  # one enrolled elsewhere meanwhile keeps that enrolment
+    )
+    # ignore_conflicts hides which rows went in: this batch's are the ones stamped `now`.
+    result.enrolled = SequenceEnrollment.objects.filter(
+        sequence=sequence, status=EnrollmentStatus.ACTIVE, enrolled_at=now
+    ).count()
+    raced = len(allowed) - result.enrolled
+    if raced:
+        result.skipped[ALREADY_ENROLLED] = result.skipped.get(ALREADY_ENROLLED, 0) + raced
+    if allowed:
+        audit_record(
+            actor=actor,
+            workspace=workspace,
+            action="sequence.enrol_bulk",
+            obj=sequence,
+            object_repr=f"{result.enrolled} leads into {sequence.name}",
+            changes={"count": result.enrolled, "skipped": result.skipped},
+        )
+    return result
+
+
+@transaction.atomic
+def enrollment_stop(
+    *, enrollment: SequenceEnrollment, actor: User | None, reason: str = ""
+) -> SequenceEnrollment:
+    current = SequenceEnrollment.objects.select_for_update().get(pk=enrollment.pk)
+    if not current.is_active:
+        raise ValidationError("This sequence has already ended for this lead.")
+    current.status = EnrollmentStatus.STOPPED
+    current.ended_at = timezone.now()
+    current.ended_by = actor
+    who = (actor.get_full_name() or actor.email) if actor else "the system"
+    current.end_reason = (reason or f"Stopped by {who}")[:200]
+    current.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
+    audit_record(
+        actor=actor,
+        workspace=current.workspace,
+        action="sequence.stop",
+        obj=current.lead,
+        changes={"sequence": current.sequence.name, "steps_sent": current.steps_sent},
+    )
+    return current
+
+
+# Sending ------------------------------------------------------------------------------------
+
+
+def unsubscribe_url(lead: Lead, site_url: str) -> str:
+    token = unsubscribe_token(workspace_id=lead.workspace_id, lead_id=lead.pk)
+    return site_url.rstrip("/") + reverse("unsubscribe", args=[token])
+
+
+def message_build(
+    *, lead: Lead, rendered: RenderedStep, sending: SendingSettings, site_url: str
+) -> EmailMessage:
+    """The message as it goes out: the step, then the footer every message carries."""
+    link = unsubscribe_url(lead, site_url)
+    footer = (
+        f"\n\n-- \n{sending.from_name}\n{sending.postal_address.strip()}\n\nUnsubscribe: {link}\n"
+    )
+    domain = sending.from_email.rpartition("@")[2] or None
+    return EmailMessage(
+        subject=rendered.subject,
+        body=rendered.body + footer,
+        from_email=formataddr((sending.from_name, sending.from_email)),
+        to=[lead.email],
+        reply_to=[sending.reply_to] if sending.reply_to else None,
+        headers={
+            "Message-ID": make_msgid(domain=domain),
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def send_refusal(enrollment: SequenceEnrollment, lead: Lead) -> str:
+    """Why the next step cannot go now, or "" (shown before the member clicks)."""
+    if not enrollment.is_active:
+        return "This sequence has ended for this lead."
+    refusal = mail_refusal(lead)
+    if refusal:
+        return refusal
+    sending = sending_settings_for(lead.workspace_id)
+    if sending is None or not sending.is_complete:
+        return NO_SENDER
+    return ""
+
+
+def sequence_send_next(
+    *,
+    enrollment: SequenceEnrollment,
+    actor: User | None,
+    site_url: str,
+    expected_steps_sent: int | None = None,
+) -> SequenceSend:
+    """Send the enrolment's next step, or refuse with the reason (ValidationError).
+
+    `expected_steps_sent` is what the member saw: a second click, or another member's send
+    in between, is refused instead of sending a step twice or skipping one.
+    """
+    with transaction.atomic():
+        current = (
+            SequenceEnrollment.objects.select_for_update(of=("self",))
+            .select_related("sequence")
+            .get(pk=enrollment.pk)
+        )
+        if expected_steps_sent is not None and current.steps_sent != expected_steps_sent:
+            raise ValidationError(
+                f"Step {expected_steps_sent + 1} was already sent; the page now shows what is next."
+            )
+        lead = Lead.objects.select_related("company", "owner").get(pk=current.lead_id)
+        refusal = send_refusal(current, lead)
+        if refusal:
+            raise ValidationError(refusal)
+        steps = list(current.sequence.steps.all())
+        if current.steps_sent >= len(steps):
+            raise ValidationError("Every step of this sequence has been sent.")
+        step = steps[current.steps_sent]
+        sending = sending_settings_for(lead.workspace_id)
+        rendered = step_render(step, lead, sender_name=sending.from_name)
+        message = message_build(lead=lead, rendered=rendered, sending=sending, site_url=site_url)
+        number = current.steps_sent + 1
+        activity = activity_record(
+            lead=lead,
+            type=ActivityType.EMAIL_SENT,
+            actor=actor,
+            source=Channel.MANUAL,
+            subject=rendered.subject,
+            body=rendered.body,
+            data={
+                "sequence": current.sequence_id,
+                "step": number,
+                "message_id": message.extra_headers["Message-ID"],
+            },
+        )
+        send = SequenceSend.objects.create(
+            enrollment=current,
+            step=step,
+            step_number=number,
+            subject=rendered.subject,
+            sent_at=activity.occurred_at,
+            sent_by=actor,
+            message_id=message.extra_headers["Message-ID"],
+        )
+        current.steps_sent = number
+        current.last_sent_at = activity.occurred_at
+        fields = ["steps_sent", "last_sent_at"]
+        if number == len(steps):
+            current.status = EnrollmentStatus.COMPLETED
+            current.ended_at = activity.occurred_at
+            current.end_reason = "Every step sent"
+            fields += ["status", "ended_at", "end_reason"]
+        current.save(update_fields=fields)
+        # Last, inside the transaction: a backend that fails leaves no trace of the send.
+        message.send(fail_silently=False)
+    return send

@@ -15,7 +15,8 @@ Segment previews (G2) print one line each: the live count of the seed examples a
 Targets: ≤ 3 × floor, and ≤ 500 ms.
 
 Imports (I6) come last, in bench/imports.py (rows/s against COPY floors, dry run, memory).
-BENCH_ONLY=pages|segments|imports runs one part.
+Scoring (A2/A3) in bench/scoring.py: events/s through the services, the full recompute.
+BENCH_ONLY=pages|segments|scoring|imports runs one part.
 """
 
 import os
@@ -144,6 +145,10 @@ def main() -> None:
         pages_bench(workspace, user)
     if only in ("", "segments"):
         segment_count_bench(workspace)
+    if only in ("", "scoring"):
+        from bench.scoring import scoring_bench
+
+        scoring_bench(workspace)
     if only in ("", "imports"):
         from bench.imports import import_bench
 

@@ -1,6 +1,7 @@
 """Activities (PRODUCT A1/A2): every one, from any source, goes through activity_record()
 or its batch form, which keep the lead's timestamps and score up to date."""
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -129,48 +130,126 @@ def activity_record(
     current.save(update_fields=fields)
     if not newest:  # an older activity can change what came after it: recompute
         scoring.leads_rescore(workspace=current.workspace_id, lead_ids=[current.pk])
-        quality.leads_requality(workspace=current.workspace_id, lead_ids=[current.pk])
         current.refresh_from_db(fields=["score", "score_points", "tier", "quality_score"])
     for name in fields:
         setattr(lead, name, getattr(current, name))
     return activity
 
 
+# What activities_record reads of each lead: the score fields it folds events into, and the
+# fields of the quality score, which counts the engagement score in.
+_BATCH_FIELDS = [
+    "workspace_id",
+    "score",
+    "score_points",
+    "tier",
+    "quality_score",
+    "last_activity_at",
+    "last_contacted_at",
+    *quality.QUALITY_FIELDS,
+]
+_WRITTEN = [
+    ("score", "integer"),
+    ("score_points", "integer"),
+    ("tier", "varchar"),
+    ("quality_score", "integer"),
+    ("last_activity_at", "timestamptz"),
+    ("last_contacted_at", "timestamptz"),
+]
+
+
 @transaction.atomic
 def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -> int:
-    """Record many activities (imports, events): one insert, set-based timestamps and scores."""
+    """Record many activities (imports, events): one insert, and each lead written once.
+
+    The leads are locked in id order. A lead whose new activities all come after its latest
+    one has its score folded forward in Python, as activity_record does; the others (an
+    activity older than the lead's latest, or a reset at the same time as another) are
+    recomputed set-based from all their activities.
+    """
     lead_ids = {a.lead_id for a in activities}
     if not lead_ids:
         return 0
-    known = set(leads_for(workspace).filter(pk__in=lead_ids).values_list("pk", flat=True))
-    if known != lead_ids:
-        raise ValidationError("Some activities name leads of another workspace or in the trash.")
     now = timezone.now()
     for activity in activities:
         if activity.type not in ActivityType.values:
             raise ValidationError(f"Unknown activity type {activity.type!r}.")
         activity.workspace_id = workspace.pk
         activity.occurred_at = activity.occurred_at or now
+    leads: dict[int, Lead] = {}
+    for chunk in id_chunks(sorted(lead_ids)):
+        found = (
+            leads_for(workspace)
+            .filter(pk__in=chunk)
+            .only(*_BATCH_FIELDS)
+            .order_by("pk")
+            .select_for_update()
+        )
+        leads.update((lead.pk, lead) for lead in found)
+    if len(leads) != len(lead_ids):
+        raise ValidationError("Some activities name leads of another workspace or in the trash.")
     Activity.objects.bulk_create(activities, batch_size=1000)
-    ids = sorted(lead_ids)
-    contact_types = [str(t) for t in CONTACT_ACTIVITY_TYPES]
-    activity_table, lead_table = Activity._meta.db_table, Lead._meta.db_table
-    type_placeholders = ", ".join(["%s"] * len(contact_types))
-    for chunk in id_chunks(ids):
-        placeholders = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {lead_table} SET
-                    last_activity_at = (SELECT MAX(a.occurred_at) FROM {activity_table} a
-                                        WHERE a.lead_id = {lead_table}.id),
-                    last_contacted_at = (SELECT MAX(a.occurred_at) FROM {activity_table} a
-                                         WHERE a.lead_id = {lead_table}.id
-                                           AND a.type IN ({type_placeholders}))
-                WHERE id IN ({placeholders})
-                """,
-                [*contact_types, *chunk],
-            )
-    scoring.leads_rescore(workspace=workspace, lead_ids=ids)
-    quality.leads_requality(workspace=workspace, lead_ids=ids)
+    rules = scoring.rules_for(workspace)
+    weights = quality.weights_for(workspace)
+    by_lead: dict[int, list[Activity]] = defaultdict(list)
+    for activity in activities:
+        by_lead[activity.lead_id].append(activity)
+    rescore: list[int] = []
+    for lead_id, events in by_lead.items():
+        lead = leads[lead_id]
+        events.sort(key=lambda a: a.occurred_at)
+        if _folds_forward(lead, events, rules):
+            for event in events:
+                scoring.lead_score_apply(lead, *scoring.activity_effect(rules, event))
+            quality.lead_quality_apply(lead, weights)
+        else:
+            rescore.append(lead_id)
+        newest = events[-1].occurred_at
+        if lead.last_activity_at is None or newest > lead.last_activity_at:
+            lead.last_activity_at = newest
+        for event in events:
+            if event.type in CONTACT_ACTIVITY_TYPES and (
+                lead.last_contacted_at is None or event.occurred_at > lead.last_contacted_at
+            ):
+                lead.last_contacted_at = event.occurred_at
+    _leads_write([leads[pk] for pk in sorted(by_lead)])
+    if rescore:
+        scoring.leads_rescore(workspace=workspace, lead_ids=rescore)
     return len(activities)
+
+
+def _folds_forward(lead: Lead, events: list[Activity], rules) -> bool:
+    """Whether the events (sorted) can be added to the lead's score one after the other."""
+    if lead.last_activity_at is not None and events[0].occurred_at <= lead.last_activity_at:
+        return False
+    times = [event.occurred_at for event in events]
+    if len(set(times)) == len(times):
+        return True
+    # Events at the same moment: fine, unless one of them resets (the recompute counts only
+    # what comes strictly after a reset, whatever order they arrived in).
+    return not any(scoring.activity_effect(rules, event)[1] for event in events)
+
+
+def _leads_write(leads: list[Lead]) -> None:
+    """Write the score and timestamp fields of many leads: one UPDATE … FROM (VALUES …) per
+    chunk on PostgreSQL, one executemany elsewhere."""
+    table = Lead._meta.db_table
+    names = [name for name, _ in _WRITTEN]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{name} = %s" for name in names)
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE id = %s",
+                [[getattr(lead, name) for name in names] + [lead.pk] for lead in leads],
+            )
+            return
+        row = "(" + ", ".join(["%s::bigint"] + [f"%s::{kind}" for _, kind in _WRITTEN]) + ")"
+        assignments = ", ".join(f"{name} = v.{name}" for name in names)
+        for i in range(0, len(leads), 1000):
+            chunk = leads[i : i + 1000]
+            cursor.execute(
+                f"UPDATE {table} AS l SET {assignments} "
+                f"FROM (VALUES {', '.join([row] * len(chunk))}) AS v(id, {', '.join(names)}) "
+                "WHERE l.id = v.id",
+                [v for lead in chunk for v in [lead.pk, *(getattr(lead, n) for n in names)]],
+            )

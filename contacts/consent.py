@@ -383,7 +383,7 @@ def leads_unsubscribe(
             updated_at=now,
             last_activity_at=now,
         )
-    scoring.leads_scores_refresh(workspace=workspace, lead_ids=ids)
+    scoring.leads_rescore(workspace=workspace, lead_ids=ids)
     audit_record(
         actor=actor,
         workspace=workspace,

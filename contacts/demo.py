@@ -8,7 +8,7 @@ from django.db.models.functions import Lower
 
 from contacts.consent import leads_unsubscribe
 from contacts.models import Lead
-from contacts.scoring import leads_scores_refresh, scoring_rules_ensure_defaults
+from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
 from contacts.synthetic import (
     LeadGenerator,
     companies_ensure,
@@ -79,5 +79,5 @@ def demo_leads_seed(*, workspace: Workspace, count: int = DEMO_LEADS, seed: int 
         channel="link",
         source="Unsubscribe link in newsletter",
     )
-    leads_scores_refresh(workspace=workspace)
+    leads_rescore(workspace=workspace)
     return created

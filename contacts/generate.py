@@ -15,7 +15,7 @@ from django.db.models import Max
 
 from contacts.importing.writer import lead_ids_reserve
 from contacts.models import Activity, Company, ConsentEvent, Lead
-from contacts.scoring import leads_scores_refresh, scoring_rules_ensure_defaults
+from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
 from contacts.synthetic import (
     LeadGenerator,
     SyntheticLead,
@@ -108,7 +108,7 @@ def leads_generate(
             if use_copy:  # the planner needs to know the tables have grown before rescoring
                 _analyze([*tables, Company._meta.db_table])
             # Before the indexes come back: rewriting a million rows is cheaper without them.
-            leads_scores_refresh(workspace=workspace)
+            leads_rescore(workspace=workspace)
             rescored_at = time.monotonic()
         if use_copy:
             _analyze([Lead._meta.db_table])  # again, for the new scores

@@ -480,8 +480,7 @@ class ScoreRecompute(models.Model):
     leads_total = models.IntegerField(null=True, blank=True)
     leads_done = models.IntegerField(default=0)
     last_lead_id = models.BigIntegerField(default=0)  # checkpoint: leads up to here are done
-    changed = models.IntegerField(default=0)  # leads whose engagement score moved
-    quality_changed = models.IntegerField(default=0)  # leads whose quality score moved
+    changed = models.IntegerField(default=0)  # leads whose engagement or quality score moved
     error = models.TextField(blank=True)
 
     class Meta:

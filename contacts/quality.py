@@ -15,11 +15,13 @@ as one SQL expression for set-based writes (imports, bulk updates, recomputes). 
 integer division in both, so both round the same way.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Case, ExpressionWrapper, F, IntegerField, Q, Value, When
-from django.db.models.functions import Lower
+from django.db import connection
+from django.db.models import Case, ExpressionWrapper, F, Func, IntegerField, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import Exact
 
 from contacts.models import EmailStatus, Lead, ScoringSettings
@@ -37,6 +39,22 @@ DEFAULT_SOURCE_WEIGHTS = [
 ]
 DEFAULT_OTHER_WEIGHT = 50
 DEFAULT_NO_SOURCE_WEIGHT = 0
+
+# The lead fields quality_of() reads (engagement aside), for callers that load only some.
+QUALITY_FIELDS = [
+    "email_status",
+    "first_name",
+    "last_name",
+    "phone",
+    "mobile",
+    "job_title",
+    "country",
+    "company_id",
+    "domain",
+    "department",
+    "contact_role",
+    "source",
+]
 
 SOURCE_SHARE = 20
 ENGAGEMENT_SHARE = 20
@@ -148,9 +166,32 @@ def _filled(name: str) -> Q:
     return ~Q(**{name: ""})
 
 
-def quality_expression(weights: Weights):
-    """quality_of() as one SQL expression over a lead row (no joins)."""
-    source = Lower("source")
+class UnicodeLower(Func):
+    """LOWER() that lowers every letter on SQLite too, like str.lower() (SQLite's own LOWER
+    only knows ASCII; LEADCRM_LOWER is registered on each of its connections in
+    ContactsConfig.ready). PostgreSQL's LOWER follows the database's Unicode locale."""
+
+    function = "LOWER"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="LEADCRM_LOWER", **extra_context)
+
+
+def sqlite_functions_register(sender, connection, **kwargs) -> None:
+    """connection_created receiver: LEADCRM_LOWER on SQLite connections."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "LEADCRM_LOWER",
+            1,
+            lambda value: value.lower() if isinstance(value, str) else value,
+            deterministic=True,
+        )
+
+
+def quality_expression(weights: Weights, *, score=None):
+    """quality_of() as one SQL expression over a lead row (no joins); `score` replaces the
+    lead's engagement score column (a recompute passes the new one)."""
+    source = UnicodeLower("source")
     source_weight = Case(
         When(Q(source=""), then=Value(weights.none)),
         *[When(Exact(source, Value(key)), then=Value(w)) for key, w in weights.by_source.items()],
@@ -167,9 +208,22 @@ def quality_expression(weights: Weights):
         _points(_filled("domain"), 5),
         _points(_filled("department") | _filled("contact_role"), 5),
         source_weight * Value(SOURCE_SHARE) / Value(100),
-        F("score") * Value(ENGAGEMENT_SHARE) / Value(100),
+        (F("score") if score is None else score) * Value(ENGAGEMENT_SHARE) / Value(100),
     ]
     return ExpressionWrapper(sum(parts[1:], parts[0]), output_field=IntegerField())
+
+
+def quality_sql(workspace_id: int, *, score_sql: str) -> tuple[str, dict]:
+    """quality_expression() as SQL text for a raw UPDATE of contacts_lead, with named
+    parameters (%(q0)s …) and the engagement score read from `score_sql`."""
+    query = Lead.objects.all().query
+    expression = quality_expression(
+        weights_for(workspace_id), score=RawSQL(score_sql, [], output_field=IntegerField())
+    ).resolve_expression(query)
+    sql, params = query.get_compiler(connection=connection).compile(expression)
+    names = iter(range(len(params)))
+    named = re.sub(r"%s", lambda _: f"%(q{next(names)})s", sql)
+    return named, {f"q{i}": value for i, value in enumerate(params)}
 
 
 def leads_requality(

@@ -14,7 +14,6 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from contacts.models import Lead, ScoreRecompute
-from contacts.quality import leads_requality
 from contacts.scoring import leads_rescore
 from leadcrm.models import User, Workspace
 
@@ -118,21 +117,16 @@ def _run_range(job: ScoreRecompute, last: int) -> ScoreRecompute:
     high = ids[CHUNK - 1 : CHUNK].first() or last
     with transaction.atomic():
         changed = leads_rescore(workspace=job.workspace_id, id_range=(job.last_lead_id + 1, high))
-        changed_quality = leads_requality(
-            workspace=job.workspace_id, id_range=(job.last_lead_id + 1, high)
-        )
         done = leads.filter(pk__lte=high).count()
         job.last_lead_id = high
         job.leads_done += done
         job.changed += changed
-        job.quality_changed += changed_quality
         job.heartbeat_at = timezone.now()
         job.save(
             update_fields=[
                 "last_lead_id",
                 "leads_done",
                 "changed",
-                "quality_changed",
                 "heartbeat_at",
             ]
         )

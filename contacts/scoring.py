@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from django.db import connection
 
 from contacts.models import Activity, ActivityType, Lead, ScoringRule, Tier
+from contacts.quality import quality_sql
 from leadcrm.models import Workspace
 
 HOT, WARM = 50, 20
@@ -94,7 +95,9 @@ def lead_score_apply(lead: Lead, points: int, resets: bool) -> None:
 
 
 # One statement for any number of leads. Portable SQL (SQLite ≥ 3.33 and PostgreSQL both
-# support UPDATE … FROM); only rows whose score changes are written.
+# support UPDATE … FROM); only rows whose scores change are written, once each: the quality
+# score (contacts.quality, which counts the engagement score in) is set in the same UPDATE,
+# because every write of a lead row also writes an entry into each of its indexes.
 _RESCORE_SQL = """
 WITH matched AS (
     SELECT a.lead_id, a.id, a.occurred_at,
@@ -130,10 +133,12 @@ UPDATE contacts_lead
 SET score_points = scored.points,
     score = scored.score,
     tier = CASE WHEN scored.score >= {hot} THEN 'hot'
-                WHEN scored.score >= {warm} THEN 'warm' ELSE 'cold' END
+                WHEN scored.score >= {warm} THEN 'warm' ELSE 'cold' END,
+    quality_score = {quality}
 FROM scored
 WHERE contacts_lead.id = scored.id
-  AND (contacts_lead.score_points <> scored.points OR contacts_lead.score <> scored.score)
+  AND (contacts_lead.score_points <> scored.points OR contacts_lead.score <> scored.score
+       OR contacts_lead.quality_score <> {quality})
 """
 
 
@@ -143,7 +148,8 @@ def leads_rescore(
     lead_ids: Iterable[int] | None = None,
     id_range: tuple[int, int] | None = None,
 ) -> int:
-    """Recompute score, score_points and tier from rules and activities; returns rows changed.
+    """Recompute score, score_points, tier and the quality score that depends on them from
+    rules, activities and the lead's fields; returns the rows changed.
 
     Without lead_ids, every lead of the workspace in one statement (only those with ids in
     `id_range`, inclusive, when given); with them, in chunks that stay under the databases'
@@ -154,18 +160,6 @@ def leads_rescore(
         return _rescore(workspace_id, id_range=id_range)
     ids = sorted(set(lead_ids))
     return sum(_rescore(workspace_id, ids=ids[i : i + 5000]) for i in range(0, len(ids), 5000))
-
-
-def leads_scores_refresh(
-    *, workspace: Workspace | int, lead_ids: Iterable[int] | None = None
-) -> None:
-    """Engagement score and tier, then the quality score that depends on it and on the
-    lead's fields: for every path that changes leads set-based."""
-    from contacts.quality import leads_requality
-
-    ids = None if lead_ids is None else list(lead_ids)
-    leads_rescore(workspace=workspace, lead_ids=ids)
-    leads_requality(workspace=workspace, lead_ids=ids)
 
 
 def _rescore(
@@ -182,9 +176,18 @@ def _rescore(
         params.update(lo=id_range[0], hi=id_range[1])
         activity_filter = "AND a.lead_id BETWEEN %(lo)s AND %(hi)s"
         lead_filter = "AND l.id BETWEEN %(lo)s AND %(hi)s"
+    quality, quality_params = quality_sql(workspace_id, score_sql="scored.score")
+    params.update(quality_params)
     sql = _RESCORE_SQL.format(
-        activity_filter=activity_filter, lead_filter=lead_filter, hot=HOT, warm=WARM
+        activity_filter=activity_filter,
+        lead_filter=lead_filter,
+        hot=HOT,
+        warm=WARM,
+        quality=quality,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if connection.vendor == "sqlite":  # its rowcount is -1 after UPDATE led by WITH
+            cursor.execute("SELECT changes()")
+            return cursor.fetchone()[0]
         return cursor.rowcount

@@ -614,7 +614,7 @@ def leads_bulk_update(
             through.objects.filter(lead_id__in=chunk, tag__in=remove).delete()
         rows.update(version=F("version") + 1, updated_at=now)
     if moved and scoring.rules_score_type(workspace, ActivityType.STATUS_CHANGED):
-        scoring.leads_scores_refresh(workspace=workspace, lead_ids=moved)
+        scoring.leads_rescore(workspace=workspace, lead_ids=moved)
     if status == LeadStatus.UNSUBSCRIBED:
         leads_unsubscribe(
             workspace=workspace, actor=actor, leads=Lead.objects.filter(pk__in=ids), channel=channel

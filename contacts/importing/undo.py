@@ -31,7 +31,7 @@ from contacts.models import (
     Lead,
     Tag,
 )
-from contacts.scoring import leads_scores_refresh
+from contacts.scoring import leads_rescore
 from contacts.services import _changed_since, _search_text
 from leadcrm.audit import audit_record
 from leadcrm.models import Membership, User
@@ -189,7 +189,7 @@ def import_undo(job: ImportJob, *, actor: User | None) -> dict:
             Lead.objects.filter(pk__in=chunk).delete()  # cascades: activities, consent, tags
         restored = [_restore(job, snapshot, actor) for snapshot in plan.restore]
         # The Imported activities are gone and fields are back: both scores follow.
-        leads_scores_refresh(workspace=job.workspace_id, lead_ids=[s.lead_id for s in plan.restore])
+        leads_rescore(workspace=job.workspace_id, lead_ids=[s.lead_id for s in plan.restore])
         report = {
             "deleted": len(plan.delete_ids),
             "restored": sum(restored),

@@ -29,7 +29,6 @@ class Migration(migrations.Migration):
                 ('leads_done', models.IntegerField(default=0)),
                 ('last_lead_id', models.BigIntegerField(default=0)),
                 ('changed', models.IntegerField(default=0)),
-                ('quality_changed', models.IntegerField(default=0)),
                 ('error', models.TextField(blank=True)),
             ],
         ),

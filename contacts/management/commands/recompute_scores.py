@@ -35,6 +35,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"{workspace.slug}: a worker is already recomputing.")
                 continue
             self.stdout.write(
-                f"{workspace.slug}: {job.leads_done:,} leads recomputed; engagement score "
-                f"changed on {job.changed:,}, quality score on {job.quality_changed:,}."
+                f"{workspace.slug}: {job.leads_done:,} leads recomputed; the scores of "
+                f"{job.changed:,} changed."
             )

@@ -19,6 +19,21 @@ class ContactsConfig(AppConfig):
         )
         if item not in SETTINGS_PAGES:  # ready() may run twice in some test runners
             SETTINGS_PAGES.append(item)
+        item = NavItem(
+            "Scoring",
+            "scoring",
+            ("leadcrm.manage_scoring",),
+            "speedometer2",
+            "Engagement rules, source weights, recomputing every lead's scores.",
+        )
+        if item not in SETTINGS_PAGES:
+            SETTINGS_PAGES.append(item)
+        # SQLite connections get LEADCRM_LOWER (Unicode-aware lower) for the quality score.
+        from django.db.backends.signals import connection_created
+
+        from contacts.quality import sqlite_functions_register
+
+        connection_created.connect(sqlite_functions_register, dispatch_uid="contacts.sqlite_fn")
         # Every workspace starts with seed 000's scoring rules (PRODUCT A3).
         from django.db.models.signals import post_save
 

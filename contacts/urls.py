@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts import views
+from contacts import scoring_views, views
 
 urlpatterns = [
     path("custom-fields/", views.custom_fields, name="custom-fields"),
@@ -19,5 +19,34 @@ urlpatterns = [
     ),
     path(
         "custom-fields/<int:pk>/delete/", views.custom_field_delete_view, name="custom-field-delete"
+    ),
+    path("scoring/", scoring_views.scoring, name="scoring"),
+    path("scoring/rules/new/", scoring_views.scoring_rule_create_view, name="scoring-rule-create"),
+    path("scoring/rules/<int:pk>/", scoring_views.scoring_rule_edit_view, name="scoring-rule-edit"),
+    path(
+        "scoring/rules/<int:pk>/disable/",
+        scoring_views.scoring_rule_disable_view,
+        name="scoring-rule-disable",
+    ),
+    path(
+        "scoring/rules/<int:pk>/enable/",
+        scoring_views.scoring_rule_enable_view,
+        name="scoring-rule-enable",
+    ),
+    path(
+        "scoring/rules/<int:pk>/delete/",
+        scoring_views.scoring_rule_delete_view,
+        name="scoring-rule-delete",
+    ),
+    path(
+        "scoring/source-weights/",
+        scoring_views.scoring_source_weights_view,
+        name="scoring-source-weights",
+    ),
+    path("scoring/recompute/", scoring_views.scoring_recompute_view, name="scoring-recompute"),
+    path(
+        "scoring/recompute/card/",
+        scoring_views.scoring_recompute_card,
+        name="scoring-recompute-card",
     ),
 ]

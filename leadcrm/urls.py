@@ -44,6 +44,7 @@ workspace_settings = [
     path("members/<int:pk>/remove/", settings_views.member_remove_view, name="member-remove"),
     path("members/<int:pk>/resend/", settings_views.member_resend_view, name="member-resend"),
     path("", include("contacts.urls")),
+    path("", include("pipeline.settings_urls")),
 ]
 
 urlpatterns = [

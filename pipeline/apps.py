@@ -6,7 +6,7 @@ class PipelineConfig(AppConfig):
     name = "pipeline"
 
     def ready(self) -> None:
-        from leadcrm.navigation import PIPELINE_MENU, NavItem
+        from leadcrm.navigation import PIPELINE_MENU, SETTINGS_PAGES, NavItem
         from pipeline.services import saved_views_using_segment
         from segments.services import SEGMENT_USAGE_CHECKS
 
@@ -33,10 +33,27 @@ class PipelineConfig(AppConfig):
                 "Upload CSV, Excel or vCard files; map, preview, import, undo.",
                 position=20,  # after Leads and the kanban (0), before Segments (30)
             ),
+            NavItem(
+                "Sequences",
+                "pipeline:sequence-list",
+                ("leadcrm.view_leads",),
+                "envelope-paper",
+                "Ordered email steps sent lead by lead from the lead view.",
+                position=40,  # after Segments (30)
+            ),
         ]
         for item in items:
             if item not in PIPELINE_MENU:  # ready() may run twice in some test runners
                 PIPELINE_MENU.append(item)
+        sending = NavItem(
+            "Sending",
+            "sending-settings",
+            ("leadcrm.manage_sending",),
+            "send",
+            "Sender name and address, reply-to and the postal address in every message's footer.",
+        )
+        if sending not in SETTINGS_PAGES:
+            SETTINGS_PAGES.append(sending)
         # A segment a saved view filters on cannot be deleted (segments can't import us).
         if saved_views_using_segment not in SEGMENT_USAGE_CHECKS:
             SEGMENT_USAGE_CHECKS.append(saved_views_using_segment)
@@ -46,3 +63,9 @@ class PipelineConfig(AppConfig):
 
         if segment_export_in_background not in BACKGROUND_EXPORTS:
             BACKGROUND_EXPORTS.append(segment_export_in_background)
+        # seed_demo's sending settings and example sequences with enrolled leads.
+        from contacts.demo import DEMO_SEED_STEPS
+        from pipeline.demo import demo_sequences_step
+
+        if demo_sequences_step not in DEMO_SEED_STEPS:
+            DEMO_SEED_STEPS.append(demo_sequences_step)

@@ -147,6 +147,48 @@ def sending_settings_for(workspace: Workspace | int) -> SendingSettings | None:
 
 NO_SENDER = "Set the sender and postal address in Settings → Sending before the first send."
 
+SENDING_FIELDS = ["from_name", "from_email", "reply_to", "postal_address"]
+
+
+@transaction.atomic
+def sending_settings_save(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    from_name: str,
+    from_email: str,
+    reply_to: str = "",
+    postal_address: str,
+) -> SendingSettings:
+    """Create or change Settings → Sending, audited with the fields changed (old → new)."""
+    sending = sending_settings_for(workspace)
+    creating = sending is None
+    sending = sending or SendingSettings(workspace=workspace)
+    before = {name: None if creating else getattr(sending, name) for name in SENDING_FIELDS}
+    sending.from_name = " ".join(from_name.split())
+    sending.from_email = from_email.strip()
+    sending.reply_to = reply_to.strip()
+    sending.postal_address = postal_address.strip()
+    sending.full_clean(exclude=["workspace", "updated_by"])
+    changes = {
+        name: [before[name], getattr(sending, name)]
+        for name in SENDING_FIELDS
+        if before[name] != getattr(sending, name)
+    }
+    if changes:
+        sending.updated_at = timezone.now()
+        sending.updated_by = actor
+        sending.save()
+        audit_record(
+            actor=actor,
+            workspace=workspace,
+            action="sending.create" if creating else "sending.update",
+            obj=sending,
+            object_repr="Sending settings",
+            changes=changes,
+        )
+    return sending
+
 
 # Sequences ----------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from pipeline.exports import (
 from pipeline.filters import LeadListFilterSet, lead_list_filterset
 from pipeline.list_forms import BulkUpdateForm, ColumnsForm, SavedViewForm
 from pipeline.models import LeadListPreference, SavedView
+from pipeline.sequence_forms import enrollable_sequences
 from pipeline.services import bulk_update_run, saved_view_create, segment_from_list_create
 
 PAGE_SIZES = [25, 50, 100, 200]
@@ -98,6 +99,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         .filter_visible(request.user)
         .select_related("owner"),
         "save_view_form": SavedViewForm(),
+        "enrol_sequences": enrollable_sequences(request.workspace),
         "active_filters": sum(
             1 for key, value in request.GET.items() if value and key not in NOT_FILTERS
         ),
@@ -213,6 +215,10 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require_perm("leadcrm.bulk_update_leads")
 def lead_bulk(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("action") == "enrol":  # "Enrol in sequence" (pipeline/sequence_views.py)
+        from pipeline.sequence_views import lead_bulk_enrol  # that module imports this one
+
+        return lead_bulk_enrol(request)
     custom_fields = list(CustomField.objects.filter(workspace=request.workspace).active())
     form = BulkUpdateForm(request.POST, workspace=request.workspace, custom_fields=custom_fields)
     if not form.is_valid():

@@ -234,3 +234,30 @@ def test_some_leads_are_unsubscribed_through_the_service(demo):
     unsubscribed = Lead.objects.for_workspace(demo).filter(email_status="unsubscribed")
     assert unsubscribed.count() == 4  # 2 % of 200
     assert ConsentEvent.objects.filter(lead__in=unsubscribed, channel="link").count() == 4
+
+
+def test_it_gives_the_workspace_sending_settings_and_sequences_with_enrolled_leads(demo):
+    from contacts.consent import mail_refusal
+    from pipeline.models import EnrollmentStatus, SendingSettings, Sequence, SequenceEnrollment
+
+    assert SendingSettings.objects.get(workspace=demo).is_complete
+    assert list(Sequence.objects.filter(workspace=demo).values_list("name", flat=True)) == [
+        "Pricing follow-up",
+        "Welcome series",
+    ]
+    enrolled = SequenceEnrollment.objects.filter(
+        sequence__workspace=demo, status=EnrollmentStatus.ACTIVE
+    ).select_related("lead")
+    assert enrolled.count() > 10
+    assert all(mail_refusal(e.lead) == "" for e in enrolled)
+    assert enrolled.filter(steps_sent=1).count() > 0
+    assert Activity.objects.for_workspace(demo).filter(type=ActivityType.EMAIL_SENT).exists()
+
+
+def test_every_demo_lead_has_its_quality_score(demo):
+    from contacts.quality import quality_of, weights_for
+
+    weights = weights_for(demo)
+    leads = Lead.objects.for_workspace(demo).order_by("pk")[:50]
+    assert [lead.quality_score for lead in leads] == [quality_of(lead, weights) for lead in leads]
+    assert len({lead.quality_score for lead in leads}) > 3

@@ -93,6 +93,12 @@ class LeadFilterSet(django_filters.FilterSet):
     )
     score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label="Score ≥")
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label="Score ≤")
+    quality_min = django_filters.NumberFilter(
+        field_name="quality_score", lookup_expr="gte", label="Quality ≥"
+    )
+    quality_max = django_filters.NumberFilter(
+        field_name="quality_score", lookup_expr="lte", label="Quality ≤"
+    )
     tier = django_filters.MultipleChoiceFilter(
         distinct=False, choices=Tier.choices, widget=CHECKBOXES
     )

@@ -50,6 +50,8 @@ class LeadTable(tables.Table):
     status = tables.Column(order_by=("status", "-score", "-id"))
     email_status = tables.Column(verbose_name="Email status", orderable=False)
     score = tables.Column(order_by=("score", "id"))
+    # Served by the (workspace, -quality_score, -id) index.
+    quality_score = tables.Column(verbose_name="Quality", order_by=("quality_score", "id"))
     owner = tables.Column(accessor="owner__display_name", verbose_name="Owner", orderable=False)
     source = tables.Column(orderable=False)
     tags = tables.Column(accessor="pk", verbose_name="Tags", orderable=False)

@@ -166,9 +166,14 @@ class LeadListFilterSet(LeadFilterSet):
         if data.get("tags"):
             has = [{"field": "tag", "op": "has", "value": tag.pk} for tag in data["tags"]]
             conditions.extend(has if data.get("tags_all") else [_any(has)])
-        for bound, op in (("score_min", "gte"), ("score_max", "lte")):
+        for field, bound, op in (
+            ("score", "score_min", "gte"),
+            ("score", "score_max", "lte"),
+            ("quality_score", "quality_min", "gte"),
+            ("quality_score", "quality_max", "lte"),
+        ):
             if data.get(bound) is not None:
-                conditions.append({"field": "score", "op": op, "value": _number(data[bound])})
+                conditions.append({"field": field, "op": op, "value": _number(data[bound])})
         for name in ("created", "last_contacted", "last_activity"):
             days = data.get(name)
             if days:

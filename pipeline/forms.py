@@ -4,8 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from contacts.models import ActivityType, ConsentStatus, ConsentType, GdprBasis
+from contacts.models import ActivityType, ConsentStatus, ConsentType, GdprBasis, Lead
 from contacts.normalize import country_normalize
+from pipeline.edit_forms import STALE_FORM
 
 # What a person logs by hand; every other activity type comes from the product itself.
 LOGGABLE_TYPES = (ActivityType.CALL, ActivityType.MEETING, ActivityType.NOTE)
@@ -87,3 +88,39 @@ class ConsentForm(forms.Form):
 
     def clean_country(self) -> str:
         return country_normalize(self.cleaned_data["country"])
+
+
+BANT_FIELDS = ("bant_budget", "bant_authority", "bant_need", "bant_timeline")
+
+
+def _bant_field(name: str, label: str, **kwargs) -> forms.Field:
+    """The Lead field's form field (its length limit) under the card's short label."""
+    return Lead._meta.get_field(name).formfield(required=False, label=label, **kwargs)
+
+
+class BantForm(forms.Form):
+    """The lead page's Qualification (BANT) card in edit mode (PRODUCT A6)."""
+
+    bant_budget = _bant_field("bant_budget", "Budget")
+    bant_authority = _bant_field("bant_authority", "Authority")
+    bant_need = _bant_field("bant_need", "Need", widget=forms.Textarea(attrs={"rows": 2}))
+    bant_timeline = _bant_field("bant_timeline", "Timeline")
+    # The lead's version when the form was shown: lead_update() refuses a stale one.
+    version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages=dict.fromkeys(["required", "invalid", "min_value"], STALE_FORM),
+    )
+
+    def __init__(self, *args, lead: Lead, **kwargs):
+        kwargs.setdefault("auto_id", "bant_%s")  # unique ids beside the page's other forms
+        kwargs.setdefault("initial", {name: getattr(lead, name) for name in BANT_FIELDS})
+        kwargs["initial"].setdefault("version", lead.version)
+        super().__init__(*args, **kwargs)
+        self.lead = lead
+
+    def with_version(self, version: int) -> "BantForm":
+        """The same typed values on a fresh version, so saving again overwrites (stale edit)."""
+        data = self.data.copy()
+        data["version"] = str(version)
+        return BantForm(data, lead=self.lead)

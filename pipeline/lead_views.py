@@ -6,19 +6,23 @@ The lead page runs a constant number of queries whatever the lead holds: every l
 
 from dataclasses import dataclass
 from datetime import date
+from functools import reduce
+from itertools import groupby
+from operator import attrgetter, or_
+from urllib.parse import urlsplit
 
 import pycountry
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import (
     HttpResponseClientRefresh,
@@ -45,11 +49,21 @@ from contacts.models import (
     ScoringRule,
     Tag,
 )
+from contacts.quality import QualityLine, quality_lines, quality_of, weights_for
 from contacts.queries import lead_timeline, leads_for
+from contacts.services import LeadChanged, lead_update
 from contacts.tables import lead_table
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.views import get_scoped_or_404
-from pipeline.forms import LOGGABLE_TYPES, ActivityLogForm, ConsentForm, errors_add
+from pipeline.forms import (
+    BANT_FIELDS,
+    LOGGABLE_TYPES,
+    ActivityLogForm,
+    BantForm,
+    ConsentForm,
+    errors_add,
+)
+from pipeline.sequence_views import sequence_context
 from pipeline.views import table_paginate
 from segments.forms import SegmentChoiceForm
 from segments.models import Segment, SegmentKind, SegmentMembership, SegmentState
@@ -57,7 +71,7 @@ from segments.services import segment_add_leads, segment_remove_leads
 
 DETAIL = "pipeline/lead_detail.html"
 TIMELINE_PAGE_SIZE = 20
-BREAKDOWN_LIMIT = 200  # scored activities broken down on the page; older ones still count
+SCORED_LIST_LIMIT = 50  # counted activities listed one by one; the rule totals count all
 LEDGER_LIMIT = 50
 SEGMENT_LIMIT = 100
 COMPANY_PAGE_SIZE = 50
@@ -141,47 +155,114 @@ def _custom_fields(lead: Lead) -> list[tuple[CustomField, str]]:
 
 @dataclass
 class ScoreLine:
+    """One rule's share of the score: the counted activities it matched, and their points."""
+
     rule: ScoringRule
     activities: int = 0
     points: int = 0
 
 
+@dataclass
+class ScoredActivity:
+    """One counted activity as the breakdown lists it: "+20 Page Visited /pricing · 3 Mar"."""
+
+    activity: Activity
+    points: int
+    url: str  # what is worth showing of its URL ("" when it has none)
+
+
+def _rule_condition(rule: ScoringRule) -> Q:
+    """The activities a rule matches, as scoring.activity_effect() and the recompute match."""
+    condition = Q(type=rule.activity_type)
+    if rule.url_contains:
+        condition &= Q(url__icontains=rule.url_contains)
+    return condition
+
+
+def _any_rule(rules: list[ScoringRule]) -> Q:
+    return reduce(or_, map(_rule_condition, rules))
+
+
+def _scored(activity: Activity, rules: list[ScoringRule]) -> ScoredActivity:
+    """The activity's points, and its URL's path (whole when a rule's condition is not in it)."""
+    url = activity.url or ""
+    try:
+        shown = urlsplit(url).path or url
+    except ValueError:  # not a URL at all (an import may hold anything)
+        shown = url
+    for rule in rules:
+        condition = rule.url_contains.lower()
+        matched = rule.activity_type == activity.type and condition in url.lower()
+        if matched and condition not in shown.lower():
+            shown = url
+    return ScoredActivity(activity, scoring.activity_effect(rules, activity)[0], shown)
+
+
 def _score_breakdown(lead: Lead) -> dict:
-    """Points per rule from the activities after the latest reset (PRODUCT A3), read from
-    the newest BREAKDOWN_LIMIT activities of a scored type."""
+    """The engagement score explained (PRODUCT A3): what each rule added since the latest
+    reset, and the latest SCORED_LIST_LIMIT counted activities one by one.
+
+    Four queries whatever the lead holds: the rules, the latest reset, the count per rule
+    (exact: the totals add up to what the recompute finds), the latest counted activities.
+    """
     rules = scoring.rules_for(lead.workspace_id)
     if not rules:
         return {"has_rules": False}
-    scored = lead_timeline(lead, types={rule.activity_type for rule in rules})
-    recent = list(
-        scored.select_related(None).only("type", "url", "occurred_at")[: BREAKDOWN_LIMIT + 1]
-    )
-    counted, reset = [], None
-    for activity in recent[:BREAKDOWN_LIMIT]:  # newest first: stop at the latest reset
-        if scoring.activity_effect(rules, activity)[1]:
-            reset = activity
-            break
-        counted.append(activity)
+    point_rules = [rule for rule in rules if not rule.resets]
+    reset_rules = [rule for rule in rules if rule.resets]
+    activities = lead_timeline(lead).select_related(None).only("type", "url", "occurred_at")
+    reset = activities.filter(_any_rule(reset_rules)).first() if reset_rules else None
     if reset is not None:  # as the recompute does: only what happened strictly after it
-        counted = [a for a in counted if a.occurred_at > reset.occurred_at]
-    lines = [ScoreLine(rule) for rule in rules]
-    for activity in counted:
-        for line in lines:
-            points = scoring.activity_effect([line.rule], activity)[0]
-            if points:
-                line.activities += 1
-                line.points += points
-    lines = [line for line in lines if line.activities]
+        activities = activities.filter(occurred_at__gt=reset.occurred_at)
+    lines, listed, counted = [], [], 0
+    if point_rules:
+        scoring_any = _any_rule(point_rules)
+        per_rule = {
+            f"rule_{i}": Count("pk", filter=_rule_condition(rule))
+            for i, rule in enumerate(point_rules)
+        }
+        counts = activities.aggregate(counted=Count("pk", filter=scoring_any), **per_rule)
+        counted = counts["counted"]
+        for i, rule in enumerate(point_rules):
+            if matched := counts[f"rule_{i}"]:
+                lines.append(ScoreLine(rule, matched, matched * rule.points))
+        latest = activities.filter(scoring_any)[:SCORED_LIST_LIMIT]
+        listed = [_scored(activity, point_rules) for activity in latest]
     total = sum(line.points for line in lines)
-    cut = reset is None and len(recent) > BREAKDOWN_LIMIT
     return {
         "has_rules": True,
         "lines": lines,
         "total": total,
+        "clamped": scoring.score_clamp(total) != total,
+        "activities": listed,
+        "older": counted - len(listed),
+        "older_points": total - sum(item.points for item in listed),
         "reset": reset,
-        "cut": cut,
-        "limit": BREAKDOWN_LIMIT,
     }
+
+
+@dataclass
+class QualityPart:
+    """One part of the quality score (Contact completeness, …) with its items."""
+
+    name: str
+    lines: list[QualityLine]
+
+    @property
+    def points(self) -> int:
+        return sum(line.points for line in self.lines)
+
+    @property
+    def max_points(self) -> int:
+        return sum(line.max_points for line in self.lines)
+
+
+def _quality(lead: Lead) -> dict:
+    """The quality score item by item, grouped by part (PRODUCT A4)."""
+    weights = weights_for(lead.workspace_id)
+    lines = quality_lines(lead, weights)
+    parts = [QualityPart(name, list(items)) for name, items in groupby(lines, attrgetter("part"))]
+    return {"parts": parts, "total": quality_of(lead, weights)}
 
 
 def _timeline(lead: Lead, params: QueryDict) -> dict:
@@ -274,7 +355,11 @@ def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> 
         "linkedin_href": _safe_href(lead.linkedin_url),
         "custom_fields": _custom_fields(lead),
         "score": _score_breakdown(lead),
+        "quality": _quality(lead),
+        "bant_form": forms.get("bant_form") or _bant_form(request, lead),
+        "bant_stale": forms.get("bant_stale"),
         **_segments_context(request, lead),
+        **sequence_context(request, lead),
         "ledger": ledger[:LEDGER_LIMIT],
         "ledger_cut": len(ledger) > LEDGER_LIMIT,
         "log_form": forms.get("log_form") or _log_form(request),
@@ -329,6 +414,7 @@ def _activity_logged(request: HttpRequest, lead: Lead, activity: Activity) -> Ht
     # The new entry is on the first page of the unfiltered timeline.
     context = {**_timeline(lead, QueryDict()), "log_form": ActivityLogForm(), "oob": True}
     context["score"] = _score_breakdown(lead)
+    context["quality"] = _quality(lead)  # its engagement part follows the score
     response = render(request, f"{DETAIL}#activity-logged", context)
     push_url(response, lead_url(lead))
     return trigger_client_event(response, "lead-updated", {"id": lead.pk, "activity": activity.pk})
@@ -377,6 +463,94 @@ def _consent_form_invalid(request: HttpRequest, lead: Lead, form: ConsentForm) -
         "consent_country_name": _country_name(lead.consent_country),
     }
     return render(request, f"{DETAIL}#consent", context, status=400)
+
+
+# Qualification (BANT, PRODUCT A6) ----------------------------------------------------------
+
+
+def _bant_form(request: HttpRequest, lead: Lead) -> BantForm | None:
+    """The card's form when the page opens with ?edit=bant (the Edit link without JS)."""
+    if request.GET.get("edit") != "bant":
+        return None
+    if not member_can(request.membership, "leadcrm.change_lead", lead):
+        return None
+    return BantForm(lead=lead)
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+@require_perm("leadcrm.change_lead")
+def lead_bant(request: HttpRequest, pk: int) -> HttpResponse:
+    """The BANT card for htmx: GET ?edit=1 swaps in its form, GET the card (Cancel), POST
+    saves. Without JS a GET opens the lead page at the card."""
+    lead = _lead(request, pk)
+    if request.method == "POST":
+        return _bant_save(request, lead)
+    editing = "edit" in request.GET
+    if not request.htmx:
+        return redirect(lead_url(lead) + ("?edit=bant" if editing else "") + "#bant")
+    return _bant_card(request, lead, BantForm(lead=lead) if editing else None)
+
+
+def _bant_save(request: HttpRequest, lead: Lead) -> HttpResponse:
+    form = BantForm(request.POST, lead=lead)
+    if not form.is_valid():
+        return _bant_invalid(request, lead, form, status=400)
+    version = form.cleaned_data["version"]
+    values = {name: form.cleaned_data[name] for name in BANT_FIELDS}
+    try:
+        saved = lead_update(lead=lead, actor=request.user, expected_version=version, **values)
+    except LeadChanged as changed:
+        form = form.with_version(changed.lead.version)  # saving again overwrites theirs
+        stale = _bant_stale(changed)
+        return _bant_invalid(request, changed.lead, form, status=409, stale=stale)
+    except ValidationError as error:
+        errors_add(form, error)
+        return _bant_invalid(request, lead, form, status=400)
+    saved_anything = saved.version != version
+    messages.success(request, "Qualification saved." if saved_anything else "Nothing changed.")
+    if not request.htmx:
+        return redirect(lead_url(saved) + "#bant")
+    # The card with its values; "Updated" out of band. Nothing else on the page holds the
+    # version: the next Edit loads a fresh form.
+    context = {"lead": saved, "allowed": _allowed(request, saved), "oob": True}
+    response = render(request, f"{DETAIL}#bant-saved", context)
+    return trigger_client_event(response, "lead-updated", {"id": saved.pk})
+
+
+def _bant_stale(changed: LeadChanged) -> list[tuple[str, str]]:
+    """(label, current value) of the BANT fields someone else changed meanwhile."""
+    return [
+        (BantForm.base_fields[name].label, getattr(changed.lead, name) or "—")
+        for name in BANT_FIELDS
+        if name in changed.changed_fields
+    ]
+
+
+def _bant_card(
+    request: HttpRequest,
+    lead: Lead,
+    form: BantForm | None,
+    stale: list | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "lead": lead,
+        "allowed": _allowed(request, lead),
+        "bant_form": form,
+        "bant_stale": stale,
+    }
+    return render(request, f"{DETAIL}#bant", context, status=status)
+
+
+def _bant_invalid(
+    request: HttpRequest, lead: Lead, form: BantForm, *, status: int, stale: list | None = None
+) -> HttpResponse:
+    """The form again with its errors (or what changed meanwhile): 400, or 409 when stale."""
+    if request.htmx:  # data-swap-errors swaps these in
+        return _bant_card(request, lead, form, stale, status=status)
+    page_lead = _lead_for_page(request, lead.pk)
+    return _lead_page(request, page_lead, status=status, bant_form=form, bant_stale=stale)
 
 
 @require_POST

@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from pipeline import edit_views, export_views, import_views, kanban, lead_views, views
+from pipeline import (
+    edit_views,
+    export_views,
+    import_views,
+    kanban,
+    lead_views,
+    sequence_views,
+    views,
+)
 
 app_name = "pipeline"
 
@@ -14,6 +22,7 @@ urlpatterns = [
     path("leads/<int:pk>/", lead_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/activities/", lead_views.lead_activity_create, name="lead-activity"),
     path("leads/<int:pk>/consent/", lead_views.lead_consent_change, name="lead-consent"),
+    path("leads/<int:pk>/bant/", lead_views.lead_bant, name="lead-bant"),
     path("leads/<int:pk>/segments/", lead_views.lead_segment_add, name="lead-segment-add"),
     path(
         "leads/<int:pk>/segments/<int:segment_pk>/remove/",
@@ -44,4 +53,48 @@ urlpatterns = [
     path("import/<int:pk>/undo/", import_views.import_undo_view, name="import-undo"),
     path("import/<int:pk>/cancel/", import_views.import_cancel_view, name="import-cancel"),
     path("import/<int:pk>/discard/", import_views.import_discard_view, name="import-discard"),
+    # Sequences (pipeline/sequence_views.py)
+    path("sequences/", sequence_views.sequence_list, name="sequence-list"),
+    path("sequences/new/", sequence_views.sequence_create, name="sequence-create"),
+    path("sequences/<int:pk>/", sequence_views.sequence_detail, name="sequence-detail"),
+    path("sequences/<int:pk>/edit/", sequence_views.sequence_edit, name="sequence-edit"),
+    path(
+        "sequences/<int:pk>/archive/",
+        sequence_views.sequence_archive_view,
+        name="sequence-archive",
+    ),
+    path(
+        "sequences/<int:pk>/restore/",
+        sequence_views.sequence_restore_view,
+        name="sequence-restore",
+    ),
+    path(
+        "sequences/<int:pk>/enrol/",
+        sequence_views.sequence_enrol_audience,
+        name="sequence-enrol-audience",
+    ),
+    path("sequences/<int:pk>/steps/", sequence_views.step_create, name="step-create"),
+    path("sequences/<int:pk>/steps/<int:step_pk>/", sequence_views.step_edit, name="step-edit"),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/move/",
+        sequence_views.step_move_view,
+        name="step-move",
+    ),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/delete/",
+        sequence_views.step_delete_view,
+        name="step-delete",
+    ),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/preview/",
+        sequence_views.step_preview,
+        name="step-preview",
+    ),
+    path(
+        "leads/<int:pk>/sequence/enrol/",
+        sequence_views.lead_sequence_enrol,
+        name="lead-sequence-enrol",
+    ),
+    path("enrolments/<int:pk>/send/", sequence_views.enrollment_send, name="enrollment-send"),
+    path("enrolments/<int:pk>/stop/", sequence_views.enrollment_stop_view, name="enrollment-stop"),
 ]

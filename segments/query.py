@@ -48,6 +48,7 @@ ALIASES = {
     "created_at": "created",
     "updated_at": "updated",
     "segments": "segment",
+    "quality": "quality_score",
 }
 # The field name of each alias-free standard field, for query_text.
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[a-z][a-z0-9_]*)?\Z")

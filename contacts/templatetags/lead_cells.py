@@ -68,6 +68,7 @@ CELLS = {
     "status": _status,
     "email_status": lambda lead: _text(lead.get_email_status_display()),
     "score": _score,
+    "quality_score": lambda lead: _text(lead.quality_score),
     "owner": lambda lead: _text(lead.owner.display_name if lead.owner_id else ""),
     "source": lambda lead: _text(lead.source),
     "tags": lambda lead: _text(", ".join(tag.name for tag in lead.tags.all())),

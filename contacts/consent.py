@@ -4,7 +4,7 @@ The consent ledger is append-only; the lead's consent fields copy its latest eve
 Every path that unsubscribes a lead — kanban, bulk, edit, import, link — ends here.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -41,6 +41,17 @@ from leadcrm.models import User, Workspace
 
 def lead_is_unsubscribed(lead: Lead) -> bool:
     return lead.status == LeadStatus.UNSUBSCRIBED or lead.email_status == EmailStatus.UNSUBSCRIBED
+
+
+# Called as handler(workspace_id=…, lead_ids=[…]) after leads unsubscribe, whatever the path,
+# so higher apps stop what they would send them (pipeline: active sequence enrolments).
+# Registered from AppConfig.ready; runs inside the unsubscribing transaction.
+UNSUBSCRIBE_HANDLERS: list[Callable[..., None]] = []
+
+
+def _unsubscribed_tell(workspace_id: int, lead_ids: list[int]) -> None:
+    for handler in UNSUBSCRIBE_HANDLERS:
+        handler(workspace_id=workspace_id, lead_ids=lead_ids)
 
 
 # Why a lead may not be mailed (PRODUCT A5/C4), in the order they are told.
@@ -302,6 +313,7 @@ def lead_unsubscribe(
     )
     if old_status != current.status:
         status_change_record(current, actor, old_status, current.status, channel)
+    _unsubscribed_tell(current.workspace_id, [current.pk])
     _copy_to(lead, current, [f.attname for f in Lead._meta.concrete_fields])
     return lead
 
@@ -384,6 +396,7 @@ def leads_unsubscribe(
             last_activity_at=now,
         )
     scoring.leads_rescore(workspace=workspace, lead_ids=ids)
+    _unsubscribed_tell(workspace.pk, ids)
     audit_record(
         actor=actor,
         workspace=workspace,

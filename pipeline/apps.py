@@ -63,6 +63,12 @@ class PipelineConfig(AppConfig):
 
         if segment_export_in_background not in BACKGROUND_EXPORTS:
             BACKGROUND_EXPORTS.append(segment_export_in_background)
+        # An unsubscribed lead's sequence stops, whichever way it unsubscribed.
+        from contacts.consent import UNSUBSCRIBE_HANDLERS
+        from pipeline.sequences import enrollments_stop_unsubscribed
+
+        if enrollments_stop_unsubscribed not in UNSUBSCRIBE_HANDLERS:
+            UNSUBSCRIBE_HANDLERS.append(enrollments_stop_unsubscribed)
         # seed_demo's sending settings and example sequences with enrolled leads.
         from contacts.demo import DEMO_SEED_STEPS
         from pipeline.demo import demo_sequences_step

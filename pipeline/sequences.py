@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.tokens import unsubscribe_token
-from contacts.activities import activity_record
+from contacts.activities import activity_record, id_chunks
 from contacts.consent import mail_refusal, mail_refusals
 from contacts.models import ActivityType, Channel, CustomField, Lead
 from leadcrm.audit import audit_record
@@ -466,6 +466,16 @@ def enrollment_stop(
         changes={"sequence": current.sequence.name, "steps_sent": current.steps_sent},
     )
     return current
+
+
+def enrollments_stop_unsubscribed(*, workspace_id: int, lead_ids: list[int]) -> int:
+    """contacts' unsubscribe handler: an unsubscribed lead's sequence stops (set-based)."""
+    stopped, now = 0, timezone.now()
+    for chunk in id_chunks(lead_ids):
+        stopped += SequenceEnrollment.objects.filter(
+            workspace_id=workspace_id, lead_id__in=chunk, status=EnrollmentStatus.ACTIVE
+        ).update(status=EnrollmentStatus.STOPPED, ended_at=now, end_reason="The lead unsubscribed")
+    return stopped
 
 
 # Sending ------------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from contacts.consent import suppression_add
+from contacts.consent import lead_unsubscribe, leads_unsubscribe, suppression_add
 from contacts.models import (
     Activity,
     ActivityType,
     ConsentStatus,
     EmailStatus,
+    Lead,
     LeadStatus,
     SuppressionReason,
 )
@@ -1062,3 +1063,27 @@ def test_sequence_send_next_refuses_a_stale_expected_step(enrolled, sending, rep
             enrollment=enrolled, actor=rep.user, site_url="http://x/", expected_steps_sent=0
         )
     assert len(mailoutbox) == 1
+
+
+def test_a_lead_that_unsubscribes_leaves_its_sequence(ws, rep):
+    sequence = Sequence.objects.create(workspace=ws, name="Unsubscribe check")
+    SequenceStep.objects.create(sequence=sequence, position=1, subject="Hi", body="Hello")
+    by_link, in_bulk, staying = LeadFactory.create_batch(3, workspace=ws)
+    for lead in (by_link, in_bulk, staying):
+        lead_enrol(lead=lead, sequence=sequence, actor=rep.user)
+
+    lead_unsubscribe(lead=by_link, actor=None, channel="link")
+    leads_unsubscribe(
+        workspace=ws, actor=rep.user, leads=Lead.objects.filter(pk=in_bulk.pk), channel="bulk"
+    )
+
+    states = dict(
+        SequenceEnrollment.objects.filter(sequence=sequence).values_list("lead_id", "status")
+    )
+    assert states == {
+        by_link.pk: EnrollmentStatus.STOPPED,
+        in_bulk.pk: EnrollmentStatus.STOPPED,
+        staying.pk: EnrollmentStatus.ACTIVE,
+    }
+    stopped = SequenceEnrollment.objects.get(lead=by_link)
+    assert stopped.end_reason == "The lead unsubscribed"

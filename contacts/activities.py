@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts import quality, scoring
+from contacts.bulk import rows_insert
 from contacts.models import (
     CONTACT_ACTIVITY_TYPES,
     Activity,
@@ -148,6 +149,19 @@ _BATCH_FIELDS = [
     "last_contacted_at",
     *quality.QUALITY_FIELDS,
 ]
+_ACTIVITY_COLUMNS = [
+    "workspace_id",
+    "lead_id",
+    "type",
+    "occurred_at",
+    "actor_id",
+    "source",
+    "subject",
+    "body",
+    "url",
+    "data",
+    "created_at",
+]
 _WRITTEN = [
     ("score", "integer"),
     ("score_points", "integer"),
@@ -160,7 +174,8 @@ _WRITTEN = [
 
 @transaction.atomic
 def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -> int:
-    """Record many activities (imports, events): one insert, and each lead written once.
+    """Record many activities (imports, events): one insert (COPY on PostgreSQL, so the
+    Activity objects given get no id), and each lead written once.
 
     The leads are locked in id order. A lead whose new activities all come after its latest
     one has its score folded forward in Python, as activity_record does; the others (an
@@ -188,7 +203,11 @@ def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -
         leads.update((lead.pk, lead) for lead in found)
     if len(leads) != len(lead_ids):
         raise ValidationError("Some activities name leads of another workspace or in the trash.")
-    Activity.objects.bulk_create(activities, batch_size=1000)
+    rows_insert(
+        Activity,
+        _ACTIVITY_COLUMNS,
+        [[getattr(activity, name) for name in _ACTIVITY_COLUMNS] for activity in activities],
+    )
     rules = scoring.rules_for(workspace)
     weights = quality.weights_for(workspace)
     by_lead: dict[int, list[Activity]] = defaultdict(list)

@@ -106,7 +106,7 @@ WITH matched AS (
     FROM contacts_activity a
     JOIN contacts_scoringrule r
       ON r.workspace_id = a.workspace_id AND r.is_active AND r.activity_type = a.type
-     AND (r.url_contains = '' OR LOWER(a.url) LIKE '%%' || LOWER(r.url_contains) || '%%')
+     AND (r.url_contains = '' OR {position}(LOWER(a.url), LOWER(r.url_contains)) > 0)
     WHERE a.workspace_id = %(ws)s {activity_filter}
     GROUP BY a.lead_id, a.id, a.occurred_at
 ),
@@ -114,7 +114,7 @@ last_reset AS (
     SELECT lead_id, MAX(occurred_at) AS at FROM matched WHERE is_reset = 1 GROUP BY lead_id
 ),
 sums AS (
-    SELECT m.lead_id, SUM(m.points) AS points
+    SELECT m.lead_id, CAST(SUM(m.points) AS INTEGER) AS points  -- PostgreSQL: else numeric
     FROM matched m LEFT JOIN last_reset lr ON lr.lead_id = m.lead_id
     WHERE lr.at IS NULL OR m.occurred_at > lr.at
     GROUP BY m.lead_id
@@ -167,18 +167,24 @@ def _rescore(
 ) -> int:
     params: dict = {"ws": workspace_id}
     activity_filter = lead_filter = ""
+    leads = Lead.objects.filter(workspace_id=workspace_id)
     if ids is not None:
+        leads = leads.filter(pk__in=ids)
         placeholders = ", ".join(f"%(id{i})s" for i in range(len(ids)))
         params.update({f"id{i}": lead_id for i, lead_id in enumerate(ids)})
         activity_filter = f"AND a.lead_id IN ({placeholders})"
         lead_filter = f"AND l.id IN ({placeholders})"
     elif id_range is not None:
+        leads = leads.filter(pk__gte=id_range[0], pk__lte=id_range[1])
         params.update(lo=id_range[0], hi=id_range[1])
         activity_filter = "AND a.lead_id BETWEEN %(lo)s AND %(hi)s"
         lead_filter = "AND l.id BETWEEN %(lo)s AND %(hi)s"
-    quality, quality_params = quality_sql(workspace_id, score_sql="scored.score")
+    quality, quality_params = quality_sql(workspace_id, score_sql="scored.score", leads=leads)
     params.update(quality_params)
     sql = _RESCORE_SQL.format(
+        # Where the condition's text starts in the URL: plain text, as in activity_effect()
+        # (a LIKE pattern would read "_" and "%" in it as wildcards).
+        position="STRPOS" if connection.vendor == "postgresql" else "INSTR",
         activity_filter=activity_filter,
         lead_filter=lead_filter,
         hot=HOT,

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts import scoring
 from contacts.activities import activities_insert_select, id_chunks, status_change_data_sql
+from contacts.bulk import rows_insert
 from contacts.consent import CONSENT_FIELDS, leads_unsubscribe
 from contacts.importing.rows import CleanRow
 from contacts.importing.targets import CUSTOM_PREFIX
@@ -554,7 +555,7 @@ def _create(ctx, creates: list[Decision], companies, tags, now: datetime) -> lis
         d.lead_id = lead_id
     ws, actor_id = ctx.workspace.pk, (ctx.actor.pk if ctx.actor else None)
     unknown, channel = ConsentStatus.UNKNOWN, Channel.IMPORT
-    _rows_insert(
+    rows_insert(
         ConsentEvent,
         _EVENT_COLUMNS,
         [
@@ -563,7 +564,7 @@ def _create(ctx, creates: list[Decision], companies, tags, now: datetime) -> lis
         ],
     )
     _activities_insert(ctx, ids, creates, now, "Imported")
-    _rows_insert(
+    rows_insert(
         Lead.tags.through,
         ["lead_id", "tag_id"],
         [
@@ -629,7 +630,7 @@ def _activities_insert(ctx, ids: list[int], decisions: list[Decision], now, verb
     ws, actor_id, job = ctx.workspace.pk, (ctx.actor.pk if ctx.actor else None), ctx.job.pk
     subject = f"{verb} from {ctx.job.file_name}"[:300]
     imported, channel = ActivityType.IMPORTED, Channel.IMPORT
-    _rows_insert(
+    rows_insert(
         Activity,
         _ACTIVITY_COLUMNS,
         [
@@ -682,7 +683,7 @@ def _update(ctx, updates: list[Decision], companies, tags, now: datetime) -> lis
             )
     _leads_update(groups, now)
     ws, channel = ctx.workspace.pk, Channel.IMPORT
-    _rows_insert(
+    rows_insert(
         ConsentEvent,
         _EVENT_COLUMNS,
         [
@@ -693,7 +694,7 @@ def _update(ctx, updates: list[Decision], companies, tags, now: datetime) -> lis
     )
     ids = [d.lead_id for d in updates]
     _activities_insert(ctx, ids, updates, now, "Updated")
-    _rows_insert(
+    rows_insert(
         Lead.tags.through,
         ["lead_id", "tag_id"],
         [[d.lead_id, tags[name.casefold()]] for d in updates for name in d.new_tags],
@@ -788,7 +789,7 @@ def _snapshots_write(ctx: ImportContext, updates: list[Decision]) -> None:
         if d.row.unsubscribes:
             before["unsubscribed"] = True
         snapshots.append([ctx.job.pk, d.lead_id, before, versions[d.lead_id]])
-    _rows_insert(ImportSnapshot, ["job_id", "lead_id", "before", "version_after"], snapshots)
+    rows_insert(ImportSnapshot, ["job_id", "lead_id", "before", "version_after"], snapshots)
 
 
 def _json_value(value: Any) -> Any:
@@ -833,43 +834,10 @@ def _leads_insert(names: list[str], rows: list[list]) -> list[int]:
         id_at = names.index("id")
         for lead_id, row in zip(ids, rows, strict=True):
             row[id_at] = lead_id
-        _rows_insert(Lead, names, rows)
+        rows_insert(Lead, names, rows)
         return ids
     leads = [Lead(**dict(zip(names, row, strict=True))) for row in rows]
     for lead in leads:
         lead.pk = lead.id = None
     created = Lead.objects.bulk_create(leads, batch_size=500)
     return [lead.pk for lead in created]
-
-
-def _rows_insert(
-    model: type[models.Model], names: list[str], rows: list[list], *, ignore_conflicts=False
-) -> None:
-    """Many rows of one model, each a list of values in `names` order: COPY on PostgreSQL,
-    bulk_create elsewhere."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql" or ignore_conflicts:
-        model.objects.bulk_create(
-            [model(**dict(zip(names, row, strict=True))) for row in rows],
-            batch_size=1000,
-            ignore_conflicts=ignore_conflicts,
-        )
-        return
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    json_at = [i for i, n in enumerate(names) if isinstance(fields[n], models.JSONField)]
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(fields[n].column) for n in names)
-    copy_sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
-    dumps = json.dumps
-    # cursor.copy is psycopg's own: without the wrapper a unique violation is a
-    # psycopg.IntegrityError, which the batch's retry (django.db.IntegrityError) misses.
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as cursor,
-        cursor.copy(copy_sql) as copy,
-    ):
-        for row in rows:
-            for i in json_at:
-                row[i] = dumps(row[i])
-            copy.write_row(row)

@@ -188,12 +188,22 @@ def sqlite_functions_register(sender, connection, **kwargs) -> None:
         )
 
 
-def quality_expression(weights: Weights, *, score=None):
+def sources_matched_as_written(leads) -> list[str]:
+    """The non-ASCII sources among these leads. PostgreSQL's LOWER() may lower them otherwise
+    than str.lower() ("İ", a final "Σ", a locale without Unicode case rules), so the SQL
+    matches them as written, with the weight Python gives them."""
+    found = leads.exclude(source="").order_by().values_list("source", flat=True).distinct()
+    return [source for source in found if not source.isascii()]
+
+
+def quality_expression(weights: Weights, *, score=None, sources: Iterable[str] = ()):
     """quality_of() as one SQL expression over a lead row (no joins); `score` replaces the
-    lead's engagement score column (a recompute passes the new one)."""
+    lead's engagement score column (a recompute passes the new one); `sources`: see
+    sources_matched_as_written()."""
     source = UnicodeLower("source")
     source_weight = Case(
         When(Q(source=""), then=Value(weights.none)),
+        *[When(Q(source=raw), then=Value(weights.for_source(raw))) for raw in sources],
         *[When(Exact(source, Value(key)), then=Value(w)) for key, w in weights.by_source.items()],
         default=Value(weights.other),
         output_field=IntegerField(),
@@ -213,12 +223,17 @@ def quality_expression(weights: Weights, *, score=None):
     return ExpressionWrapper(sum(parts[1:], parts[0]), output_field=IntegerField())
 
 
-def quality_sql(workspace_id: int, *, score_sql: str) -> tuple[str, dict]:
-    """quality_expression() as SQL text for a raw UPDATE of contacts_lead, with named
-    parameters (%(q0)s …) and the engagement score read from `score_sql`."""
+def quality_sql(workspace_id: int, *, score_sql: str, leads=None) -> tuple[str, dict]:
+    """quality_expression() as SQL text for a raw UPDATE of `leads` (a queryset of
+    contacts_lead; default: the workspace's), with named parameters (%(q0)s …) and the
+    engagement score read from `score_sql`."""
+    if leads is None:
+        leads = Lead.objects.filter(workspace_id=workspace_id)
     query = Lead.objects.all().query
     expression = quality_expression(
-        weights_for(workspace_id), score=RawSQL(score_sql, [], output_field=IntegerField())
+        weights_for(workspace_id),
+        score=RawSQL(score_sql, [], output_field=IntegerField()),
+        sources=sources_matched_as_written(leads),
     ).resolve_expression(query)
     sql, params = query.get_compiler(connection=connection).compile(expression)
     names = iter(range(len(params)))
@@ -236,18 +251,19 @@ def leads_requality(
     many moved. Without lead_ids, every lead of the workspace (with ids in `id_range`,
     inclusive, when given)."""
     workspace_id = workspace if isinstance(workspace, int) else workspace.pk
-    expression = quality_expression(weights_for(workspace_id))
+    weights = weights_for(workspace_id)
     leads = Lead.objects.filter(workspace_id=workspace_id)
     if id_range is not None:
         leads = leads.filter(pk__gte=id_range[0], pk__lte=id_range[1])
     if lead_ids is None:
-        return _requality(leads, expression)
+        return _requality(leads, weights)
     ids = sorted(set(lead_ids))
     return sum(
-        _requality(leads.filter(pk__in=ids[i : i + 5000]), expression)
+        _requality(leads.filter(pk__in=ids[i : i + 5000]), weights)
         for i in range(0, len(ids), 5000)
     )
 
 
-def _requality(leads, expression) -> int:
+def _requality(leads, weights: Weights) -> int:
+    expression = quality_expression(weights, sources=sources_matched_as_written(leads))
     return leads.exclude(Exact(F("quality_score"), expression)).update(quality_score=expression)

@@ -68,6 +68,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
+# Earlier keys, still accepted when checking signatures, so rotating SECRET_KEY keeps the
+# unsubscribe links of mail already sent working (and sessions valid) until they are dropped.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", [])
 
 # Key for the HMAC of suppressed emails (PRODUCT C4); kept apart from SECRET_KEY so that
 # rotating the session secret does not forget who must never be mailed again.

@@ -10,9 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contacts.activities import activities_record, activity_record
-from contacts.models import Activity, ActivityType, Lead, ScoringRule, Tier
-from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
+from contacts.consent import lead_unsubscribe
+from contacts.models import Activity, ActivityType, Channel, Lead, ScoringRule, Tier
+from contacts.quality import quality_of, weights_for
+from contacts.scoring import leads_rescore, rules_score_type, scoring_rules_ensure_defaults
 from tests.contacts.factories import LeadFactory, ScoringRuleFactory
+from tests.factories import WorkspaceFactory
 
 PRICING_URL = "https://acme.test/pricing"
 BLOG_URL = "https://acme.test/blog/why-crm"
@@ -210,6 +213,119 @@ def test_the_tier_follows_the_score(rules, lead, replies, clicks, opens, tier):
         _record(lead, type, minutes_ago=minutes_ago)
 
     assert _stored(lead).tier == tier
+
+
+def test_unsubscribing_through_lead_unsubscribe_resets_the_score(rules, lead):
+    _record(lead, ActivityType.EMAIL_REPLIED, minutes_ago=30)
+    _record(lead, ActivityType.PAGE_VISITED, minutes_ago=20, url=PRICING_URL)
+
+    lead_unsubscribe(lead=lead, actor=None, channel=Channel.MANUAL)
+
+    stored = _stored(lead)
+    assert (stored.score, stored.score_points, stored.tier) == (0, 0, Tier.COLD)
+
+
+def test_activities_after_an_unsubscribe_count_again(rules, lead):
+    _record(lead, ActivityType.EMAIL_REPLIED, minutes_ago=30)
+    lead_unsubscribe(lead=lead, actor=None, channel=Channel.MANUAL, occurred_at=_ago(20))
+
+    _record(lead, ActivityType.EMAIL_CLICKED, minutes_ago=10)
+    _record(lead, ActivityType.EMAIL_OPENED, minutes_ago=5)
+
+    assert _stored(lead).score == 6
+
+
+def test_a_new_workspace_gets_the_six_default_rules(roles):
+    workspace = WorkspaceFactory(name="Initech", slug="initech")
+
+    rules = ScoringRule.objects.filter(workspace=workspace).order_by("position")
+    assert [(r.activity_type, r.url_contains, r.points, r.resets, r.is_active) for r in rules] == [
+        (ActivityType.EMAIL_OPENED, "", 1, False, True),
+        (ActivityType.EMAIL_CLICKED, "", 5, False, True),
+        (ActivityType.EMAIL_REPLIED, "", 10, False, True),
+        (ActivityType.PAGE_VISITED, "/pricing", 20, False, True),
+        (ActivityType.EMAIL_BOUNCED, "", -50, False, True),
+        (ActivityType.UNSUBSCRIBED, "", 0, True, True),
+    ]
+
+
+def test_saving_a_workspace_again_adds_no_rules(ws):
+    ws.name = "Acme Corp"
+    ws.save()
+
+    assert ScoringRule.objects.filter(workspace=ws).count() == 6
+
+
+def test_a_workspace_whose_rules_were_all_deleted_gets_none_back_on_save(ws):
+    ScoringRule.objects.filter(workspace=ws).delete()
+
+    ws.save()
+
+    assert not ScoringRule.objects.filter(workspace=ws).exists()
+
+
+@pytest.mark.parametrize(
+    ("type", "scored"),
+    [
+        (ActivityType.EMAIL_OPENED, True),
+        (ActivityType.PAGE_VISITED, True),  # only with /pricing, but a rule names the type
+        (ActivityType.UNSUBSCRIBED, True),  # a reset, no points
+        (ActivityType.NOTE, False),
+        (ActivityType.STATUS_CHANGED, False),
+    ],
+)
+def test_rules_score_type_says_whether_a_rule_names_the_type(ws, type, scored):
+    assert rules_score_type(ws, type) is scored
+
+
+def test_rules_score_type_ignores_inactive_rules(ws):
+    ScoringRule.objects.filter(workspace=ws, activity_type=ActivityType.EMAIL_OPENED).update(
+        is_active=False
+    )
+
+    assert rules_score_type(ws, ActivityType.EMAIL_OPENED) is False
+
+
+def test_rules_score_type_ignores_another_workspaces_rules(ws, other_ws):
+    ScoringRuleFactory(workspace=other_ws, activity_type=ActivityType.STATUS_CHANGED, points=3)
+
+    assert rules_score_type(ws, ActivityType.STATUS_CHANGED) is False
+    assert rules_score_type(other_ws.pk, ActivityType.STATUS_CHANGED) is True
+
+
+@pytest.mark.parametrize("recompute", [False, True], ids=["incremental", "full-rescore"])
+@pytest.mark.parametrize(
+    ("url", "points"),
+    [
+        ("https://acme.test/price_list", 30),
+        ("https://acme.test/PRICE_LIST?x=1", 30),
+        ("https://acme.test/priceXlist", 0),  # "_" is no wildcard
+        ("https://acme.test/price%list", 0),
+    ],
+)
+def test_a_url_condition_matches_its_text_literally(ws, lead, url, points, recompute):
+    ScoringRuleFactory(
+        workspace=ws, activity_type=ActivityType.PAGE_VISITED, url_contains="/price_list", points=30
+    )
+
+    _record(lead, ActivityType.PAGE_VISITED, url=url)
+    if recompute:
+        Lead.objects.filter(pk=lead.pk).update(score=55, score_points=55)
+        leads_rescore(workspace=ws, lead_ids=[lead.pk])
+
+    assert _stored(lead).score == points
+
+
+def test_a_url_condition_with_a_percent_sign_matches_it_literally(ws, lead):
+    ScoringRuleFactory(
+        workspace=ws, activity_type=ActivityType.PAGE_VISITED, url_contains="/50%off", points=30
+    )
+    _record(lead, ActivityType.PAGE_VISITED, minutes_ago=20, url="https://acme.test/50%OFF")
+    _record(lead, ActivityType.PAGE_VISITED, minutes_ago=10, url="https://acme.test/50-pct-off")
+
+    leads_rescore(workspace=ws, lead_ids=[lead.pk])
+
+    assert _stored(lead).score == 30
 
 
 def test_an_activity_older_than_the_latest_recomputes_the_score(rules, lead):
@@ -413,34 +529,67 @@ activity_strategy = st.tuples(
 _emails = count()
 
 
+def reference_tier(score: int) -> str:
+    return Tier.HOT if score >= 50 else Tier.WARM if score >= 20 else Tier.COLD
+
+
+def _batches(items: list, cuts: set[int]) -> list[list]:
+    bounds = [0, *sorted(cuts), len(items)]
+    return [items[lo:hi] for lo, hi in zip(bounds, bounds[1:], strict=False)]
+
+
+def _scores(lead) -> tuple[int, int, str, int]:
+    stored = _stored(lead)
+    return (
+        stored.score_points,
+        stored.score,
+        stored.tier,
+        stored.quality_score,
+    )
+
+
 @settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(activities=st.lists(activity_strategy, min_size=1, max_size=12))
-def test_the_score_equals_the_reference_and_a_full_rescore_whatever_the_recording_order(
-    ws, activities
+@given(activities=st.lists(activity_strategy, min_size=1, max_size=12), data=st.data())
+def test_incremental_scores_equal_the_reference_and_a_full_rescore_whatever_the_order(
+    ws, activities, data
 ):
-    scoring_rules_ensure_defaults(workspace=ws)
-    lead = LeadFactory(workspace=ws, email=f"hypothesis{next(_emails)}@prospect.test")
+    """The same events, in an order random with respect to time (ties common, resets among
+    them), recorded one by one with activity_record and in random batches with
+    activities_record, give the reference's score; so does a rescore from scratch."""
+    events = [(t, u if t == ActivityType.PAGE_VISITED else "", m) for t, u, m in activities]
+    one_by_one, batched = (
+        LeadFactory(workspace=ws, email=f"hypothesis{next(_emails)}@prospect.test", source=source)
+        for source in ("Webinar", "Referral")
+    )
     start = timezone.now() - timedelta(days=1)
+    cut = st.integers(min_value=1, max_value=len(events) - 1) if len(events) > 1 else st.nothing()
+    cuts = data.draw(st.sets(cut))
 
-    for type, url, minute in activities:  # the list order is random with respect to time
+    for type, url, minute in events:
         activity_record(
-            lead=lead,
-            type=type,
-            url=url if type == ActivityType.PAGE_VISITED else "",
-            occurred_at=start + timedelta(minutes=minute),
+            lead=one_by_one, type=type, url=url, occurred_at=start + timedelta(minutes=minute)
+        )
+    for batch in _batches(events, cuts):
+        activities_record(
+            workspace=ws,
+            activities=[
+                Activity(lead=batched, type=t, url=u, occurred_at=start + timedelta(minutes=m))
+                for t, u, m in batch
+            ],
         )
 
-    points = reference_points(
-        [(t, u if t == ActivityType.PAGE_VISITED else "", m) for t, u, m in activities]
+    points = reference_points(events)
+    score = max(0, min(100, points))
+    weights = weights_for(ws)
+    for lead in (one_by_one, batched):
+        expected = (points, score, reference_tier(score), quality_of(_stored(lead), weights))
+        assert _scores(lead) == expected
+    Lead.objects.filter(pk__in=[one_by_one.pk, batched.pk]).update(
+        score_points=999, score=100, tier=Tier.HOT, quality_score=0
     )
-    incremental = _stored(lead)
-    assert (incremental.score_points, incremental.score) == (points, max(0, min(100, points)))
-    leads_rescore(workspace=ws, lead_ids=[lead.pk])
-    rescored = _stored(lead)
-    assert (rescored.score_points, rescored.score, rescored.tier) == (
-        incremental.score_points,
-        incremental.score,
-        incremental.tier,
-    )
+    leads_rescore(workspace=ws, lead_ids=[one_by_one.pk, batched.pk])
+    for lead in (one_by_one, batched):
+        expected = (points, score, reference_tier(score), quality_of(_stored(lead), weights))
+        assert _scores(lead) == expected

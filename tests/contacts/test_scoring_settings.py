@@ -598,7 +598,7 @@ def test_progress_card_stops_polling_when_the_recompute_is_done(maya, ws, owner)
 
     assert "every 2s" not in content
     assert "Last recompute finished" in content
-    assert "engagement score changed on 2 leads and quality score on 1, of 3" in content
+    assert "the scores of 2 of 3 leads changed" in content
 
 
 def test_page_shows_the_progress_card_while_a_recompute_waits(maya, ws):

@@ -80,7 +80,8 @@ def test_htmx_post_also_sends_a_blank_form_score_and_dates_out_of_band(lead, rep
 
     content = response.content.decode()
     assert 'id="log-activity"' in content
-    assert content.count('hx-swap-oob="true"') == 4
+    # the form, the score card and badge, the quality card (its engagement part), the dates
+    assert content.count('hx-swap-oob="true"') == 5
     assert 'value="Pricing questions"' not in content
 
 

@@ -76,6 +76,7 @@ def events_bench(workspace: Workspace, lead_ids: list[int]) -> None:
     rng = random.Random(10)
     events = list(_events(rng, lead_ids, EVENTS))
     # Through the service, in batches.
+    _settle()
     started = time.perf_counter()
     for i in range(0, len(events), BATCH):
         batch = [
@@ -85,17 +86,20 @@ def events_bench(workspace: Workspace, lead_ids: list[int]) -> None:
         activities_record(workspace=workspace, activities=batch)
     service = time.perf_counter() - started
     _cleanup(workspace)
+    _settle()
     floor = _events_floor(workspace, events)
     _cleanup(workspace)
     _line("scoring_events", len(events) / service, "events/s", len(events) / floor)
     # One at a time, as the lead page records one.
     singles = events[:SINGLE]
     leads = Lead.objects.in_bulk({lead_id for lead_id, _, _ in singles})
+    _settle()
     started = time.perf_counter()
     for lead_id, type_, url in singles:
         activity_record(lead=leads[lead_id], type=type_, url=url, subject=MARK)
     service = time.perf_counter() - started
     _cleanup(workspace)
+    _settle()
     floor = _single_floor(workspace, singles)
     _cleanup(workspace)
     _line("scoring_event_single", len(singles) / service, "events/s", len(singles) / floor)
@@ -215,7 +219,7 @@ def _quality_floor_sql(weights) -> tuple[str, dict]:
 
 
 def _settle() -> None:
-    """The same starting point for every timed recompute: no dead rows or pending GIN
+    """The same starting point for every timed run: no dead rows or pending GIN
     entries left by the run before, nothing dirty waiting for a checkpoint. Without it each
     run pays part of the previous one's writes and timings vary sevenfold."""
     with connection.cursor() as cursor:

@@ -22,6 +22,8 @@ from contacts.models import (
 from contacts.queries import leads_for
 from leadcrm.models import User, Workspace
 
+SUBJECT_MAX = Activity._meta.get_field("subject").max_length
+URL_MAX = Activity._meta.get_field("url").max_length
 CHUNK = 5000  # ids per statement: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -99,7 +101,7 @@ def activity_record(
         actor=actor,
         occurred_at=occurred_at,
         source=source,
-        subject=subject[:300],
+        subject=subject[:SUBJECT_MAX],
         body=body,
         url=url,
         data=data or {},
@@ -186,11 +188,16 @@ def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -
     if not lead_ids:
         return 0
     now = timezone.now()
-    for activity in activities:
+    for activity in activities:  # activity_record's rules, without a query per activity
         if activity.type not in ActivityType.values:
             raise ValidationError(f"Unknown activity type {activity.type!r}.")
         activity.workspace_id = workspace.pk
         activity.occurred_at = activity.occurred_at or now
+        if activity.occurred_at > now + timedelta(minutes=5):
+            raise ValidationError("An activity cannot happen in the future.")
+        if len(activity.url) > URL_MAX:
+            raise ValidationError(f"A URL is longer than {URL_MAX} characters.")
+        activity.subject = activity.subject[:SUBJECT_MAX]
     leads: dict[int, Lead] = {}
     for chunk in id_chunks(sorted(lead_ids)):
         found = (

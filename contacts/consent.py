@@ -34,6 +34,7 @@ from contacts.models import (
     SuppressionReason,
 )
 from contacts.normalize import country_normalize
+from contacts.quality import lead_quality_apply
 from contacts.queries import suppressed_emails, suppression_check, suppression_hash
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
@@ -222,6 +223,8 @@ def consent_record(
     if status == ConsentStatus.OPTED_IN and current.email_status == EmailStatus.UNSUBSCRIBED:
         current.email_status = EmailStatus.ACTIVE
         fields.append("email_status")
+        if lead_quality_apply(current):  # a deliverable email counts in the quality score
+            fields.append("quality_score")
     before = current.version
     current.version += 1
     current.updated_at = timezone.now()

@@ -56,8 +56,15 @@ def score_recompute_latest(workspace: Workspace) -> ScoreRecompute | None:
 
 
 def score_recompute_resume_stale(workspace: Workspace) -> int:
-    """Queue again the workspace's runs whose worker stopped beating; returns how many."""
+    """Queue again the workspace's runs whose worker stopped beating, and hand runs that have
+    waited long without a task (those queued by a migration) to the worker; returns how many
+    were running. A run enqueued twice runs once (_claim)."""
     cutoff = timezone.now() - STALE_AFTER
+    waiting = ScoreRecompute.objects.filter(
+        workspace=workspace, status=Status.QUEUED, started_at__isnull=True, created_at__lt=cutoff
+    )
+    for pk in waiting.values_list("pk", flat=True):
+        transaction.on_commit(lambda pk=pk: _enqueue(pk))
     stale = list(
         ScoreRecompute.objects.filter(workspace=workspace, status=Status.RUNNING).filter(
             Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
@@ -116,6 +123,10 @@ def _run_range(job: ScoreRecompute, last: int) -> ScoreRecompute:
     ids = leads.order_by("pk").values_list("pk", flat=True)
     high = ids[CHUNK - 1 : CHUNK].first() or last
     with transaction.atomic():
+        # Lock the range first: the rescore's snapshot is taken when its statement starts, so
+        # an activity committed while it waited on a row would be lost from that row's score.
+        # Under READ COMMITTED the UPDATE, a statement of its own, sees what was committed.
+        list(leads.filter(pk__lte=high).select_for_update().values_list("pk", flat=True))
         changed = leads_rescore(workspace=job.workspace_id, id_range=(job.last_lead_id + 1, high))
         done = leads.filter(pk__lte=high).count()
         job.last_lead_id = high

@@ -106,7 +106,7 @@ WITH matched AS (
     FROM contacts_activity a
     JOIN contacts_scoringrule r
       ON r.workspace_id = a.workspace_id AND r.is_active AND r.activity_type = a.type
-     AND (r.url_contains = '' OR {position}(LOWER(a.url), LOWER(r.url_contains)) > 0)
+     AND (r.url_contains = '' OR {position}({lower}(a.url), {lower}(r.url_contains)) > 0)
     WHERE a.workspace_id = %(ws)s {activity_filter}
     GROUP BY a.lead_id, a.id, a.occurred_at
 ),
@@ -185,6 +185,8 @@ def _rescore(
         # Where the condition's text starts in the URL: plain text, as in activity_effect()
         # (a LIKE pattern would read "_" and "%" in it as wildcards).
         position="STRPOS" if connection.vendor == "postgresql" else "INSTR",
+        # str.lower() as activity_effect() does: SQLite's LOWER knows only ASCII.
+        lower="LOWER" if connection.vendor == "postgresql" else "LEADCRM_LOWER",
         activity_filter=activity_filter,
         lead_filter=lead_filter,
         hot=HOT,

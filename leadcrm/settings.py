@@ -220,6 +220,11 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LeadCRM <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds to wait for the mail server: a send runs inside the request that asked for it.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 15)
+# The address the app is reached at (https://crm.example.com): unsubscribe links in sent
+# mail are built from it, since they outlive any request; without it, from the request.
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
 
 MESSAGE_TAGS = {40: "danger"}  # Bootstrap calls the error colour "danger"
 

@@ -10,6 +10,7 @@ import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
@@ -386,7 +387,10 @@ def step_move_view(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     form = StepMoveForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Move the step up or down.", status=400, content_type="text/plain")
-    step_move(step=step, actor=request.user, offset=form.offset)
+    try:
+        step_move(step=step, actor=request.user, offset=form.offset)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     return _steps_changed(request, sequence)
 
 
@@ -415,14 +419,18 @@ def step_preview(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
         or leads.order_by("-created_at", "-pk").first()
     )
     sending = sending_settings_for(request.workspace)
-    rendered = (
-        step_render(step, lead, sender_name=sending.from_name if sending else "") if lead else None
-    )
+    rendered, render_error = None, ""
+    if lead is not None:
+        try:
+            rendered = step_render(step, lead, sender_name=sending.from_name if sending else "")
+        except ValidationError as error:
+            render_error = " ".join(error.messages)
     context = {
         "sequence": sequence,
         "step": step,
         "lead": lead,
         "rendered": rendered,
+        "render_error": render_error,
         "sending": sending,
     }
     template = f"{STEP_PREVIEW}#step-preview" if request.htmx else STEP_PREVIEW
@@ -441,6 +449,7 @@ class SequencePanel:
     steps_total: int = 0
     next_step: SequenceStep | None = None
     next_subject: str = ""  # as this lead will get it
+    render_error: str = ""  # why the next step cannot be written for this lead
     due_at: datetime | None = None
     refusal: str = ""
     refusal_is_no_sender: bool = False
@@ -491,9 +500,12 @@ def _next_step(panel: SequencePanel, lead: Lead) -> None:
         panel.due_at = since + timedelta(days=panel.next_step.wait_days)
         sending = sending_settings_for(lead.workspace_id)
         sender = sending.from_name if sending else ""
-        panel.next_subject = step_render(panel.next_step, lead, sender_name=sender).subject
+        try:
+            panel.next_subject = step_render(panel.next_step, lead, sender_name=sender).subject
+        except ValidationError as error:  # shown as the refusal below; the page still works
+            panel.render_error = " ".join(error.messages)
     if panel.may_run:  # the reason shown beside a disabled Send next step
-        panel.refusal = send_refusal(enrolment, lead)
+        panel.refusal = send_refusal(enrolment, lead) or panel.render_error
         if not panel.refusal and panel.next_step is None:
             panel.refusal = "Every step of this sequence has been sent."
         panel.refusal_is_no_sender = panel.refusal == NO_SENDER
@@ -544,7 +556,7 @@ def enrollment_send(request: HttpRequest, pk: int) -> HttpResponse:
         send = sequence_send_next(
             enrollment=enrolment,
             actor=request.user,
-            site_url=request.build_absolute_uri("/"),
+            site_url=settings.SITE_URL or request.build_absolute_uri("/"),
             expected_steps_sent=form.cleaned_data["expected_steps_sent"],
         )
     except ValidationError as error:

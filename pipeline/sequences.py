@@ -8,6 +8,7 @@ postal address and the RFC 8058 unsubscribe headers, and records *Email Sent* th
 activity_record — all or nothing: a send that fails records nothing.
 """
 
+import re
 from dataclasses import dataclass, field
 from email.utils import formataddr, make_msgid
 
@@ -42,12 +43,21 @@ ALREADY_ENROLLED = "already in a sequence"
 # Templates ----------------------------------------------------------------------------------
 
 # Django's template language, cut down: no loader tags ({% include %}, {% extends %}), no
-# libraries to {% load %}, and of the built-in tags only {% if %} and comments (checked
-# node by node in template_check), so a template can read the lead's fields and nothing else.
-ENGINE = Engine(
-    builtins=["django.template.defaulttags", "django.template.defaultfilters"],
+# libraries to {% load %}, of the built-in tags only {% if %} and comments (checked node by
+# node in template_check), and a few filters that cannot fail (pipeline.template_filters),
+# so a template can read the lead's fields and nothing else. Plain-text mail: rendered
+# without autoescaping (Context(autoescape=False)).
+FILTERS = "default, upper, lower, title, capfirst, truncatechars, truncatewords"
+INVALID = re.compile("\x00[^\x00]*\x00")
+
+
+class _StepEngine(Engine):
+    default_builtins = []  # Engine adds `builtins` to these; we want only ours
+
+
+ENGINE = _StepEngine(
+    builtins=["django.template.defaulttags", "pipeline.template_filters"],
     libraries={},
-    autoescape=False,  # plain-text mail
     string_if_invalid="\x00%s\x00",
 )
 ALLOWED_NODES = (TextNode, VariableNode, IfNode, CommentNode)
@@ -83,8 +93,16 @@ def template_context(lead: Lead, *, sender_name: str = "", custom_keys=()) -> di
         "country": getattr(country, "common_name", None) or getattr(country, "name", ""),
         "owner_name": (owner.get_full_name() or owner.email) if owner else "",
         "sender_name": sender_name,
-        "custom": {key: lead.attributes.get(key, "") for key in custom_keys},
+        "custom": {key: _text(lead.attributes.get(key)) for key in custom_keys},
     }
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
 
 
 def template_check(text: str, *, custom_keys=()) -> None:
@@ -96,6 +114,8 @@ def template_check(text: str, *, custom_keys=()) -> None:
         reason = str(error).split("\n")[0].rstrip(":. ")
         if "tag library" in reason or "Invalid block tag" in reason:
             reason = "only {{ field }} placeholders and {% if %} … {% endif %} are allowed"
+        elif "Invalid filter" in reason:
+            reason = f"{reason}; the filters are {FILTERS}"
         raise ValidationError(f"The template does not parse: {reason}.") from None
     for node in template.nodelist.get_nodes_by_type(Node):
         if not isinstance(node, ALLOWED_NODES):
@@ -104,7 +124,7 @@ def template_check(text: str, *, custom_keys=()) -> None:
             )
     sample = dict.fromkeys(TEMPLATE_FIELDS, "x")
     sample["custom"] = dict.fromkeys(custom_keys, "x")
-    rendered = template.render(Context(sample))
+    rendered = template.render(Context(sample, autoescape=False))
     if "\x00" in rendered:
         unknown = rendered.split("\x00")[1] or "?"
         raise ValidationError(
@@ -115,7 +135,13 @@ def template_check(text: str, *, custom_keys=()) -> None:
 
 
 def _render(text: str, context: dict) -> str:
-    return ENGINE.from_string(text).render(Context(context)).replace("\x00", "")
+    """A checked template over a lead; a field that has gone since (a retired custom field)
+    renders as nothing, never as its name."""
+    try:
+        rendered = ENGINE.from_string(text).render(Context(context, autoescape=False))
+    except Exception as error:  # saved under older rules, or an odd value: refuse, don't 500
+        raise ValidationError(f"This step cannot be written for this lead: {error}") from None
+    return INVALID.sub("", rendered)
 
 
 def _custom_keys(workspace_id: int) -> list[str]:
@@ -215,7 +241,11 @@ def sequence_save(
     before = {"name": sequence.name, "description": sequence.description}
     sequence.name, sequence.description = name, description.strip()
     sequence.updated_at = timezone.now()
-    sequence.save()
+    try:
+        with transaction.atomic():
+            sequence.save()
+    except IntegrityError:  # the same name saved a moment ago in another tab
+        raise ValidationError({"name": f"There is already a sequence called “{name}”."}) from None
     changes = {
         key: [None if creating else before[key], getattr(sequence, key)]
         for key in before
@@ -294,6 +324,11 @@ def step_move(*, step: SequenceStep, actor: User | None, offset: int) -> None:
     other = index + offset
     if not 0 <= other < len(steps):
         return
+    if _reached(step.sequence, min(index, other)):
+        raise ValidationError(
+            "Leads in this sequence have already received one of these steps; reorder them "
+            "once those leads have finished, or stop their enrolments."
+        )
     steps[index], steps[other] = steps[other], steps[index]
     for position, item in enumerate(steps, start=1):
         if item.position != position:
@@ -308,23 +343,33 @@ def step_move(*, step: SequenceStep, actor: User | None, offset: int) -> None:
     )
 
 
+def _reached(sequence: Sequence, index: int) -> bool:
+    """Whether an active enrolment has been sent the step at `index` (0-based) already; the
+    enrolments are locked meanwhile, so no send slips in before the steps change."""
+    active = sequence.enrollments.select_for_update().filter(status=EnrollmentStatus.ACTIVE)
+    return any(steps_sent > index for steps_sent in active.values_list("steps_sent", flat=True))
+
+
 @transaction.atomic
 def step_delete(*, step: SequenceStep, actor: User | None) -> None:
     """Delete a step. Enrolments count steps sent, so a step deleted before an enrolment's
     next step moves that enrolment's next step back by one; refused while that would make
     anyone receive a step twice or skip one."""
     sequence = step.sequence
-    steps = list(sequence.steps.all())
+    steps = list(sequence.steps.select_for_update())
     index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
-    affected = sequence.enrollments.filter(
-        status=EnrollmentStatus.ACTIVE, steps_sent__gt=index
-    ).exists()
-    if affected:
+    if _reached(sequence, index):
         raise ValidationError(
             "Leads in this sequence have already received this step; delete it once they "
             "have finished, or stop their enrolments."
         )
     step.delete()
+    # Leads whose only step left was this one have now received every step.
+    sequence.enrollments.filter(
+        status=EnrollmentStatus.ACTIVE, steps_sent__gte=len(steps) - 1
+    ).update(
+        status=EnrollmentStatus.COMPLETED, ended_at=timezone.now(), end_reason="Every step sent"
+    )
     audit_record(
         actor=actor,
         workspace=sequence.workspace,
@@ -535,6 +580,12 @@ def sequence_send_next(
     in between, is refused instead of sending a step twice or skipping one.
     """
     with transaction.atomic():
+        # The lead first, then the enrolment: the order an unsubscribe takes them in.
+        lead = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("company", "owner")
+            .get(pk=enrollment.lead_id)
+        )
         current = (
             SequenceEnrollment.objects.select_for_update(of=("self",))
             .select_related("sequence")
@@ -544,7 +595,6 @@ def sequence_send_next(
             raise ValidationError(
                 f"Step {expected_steps_sent + 1} was already sent; the page now shows what is next."
             )
-        lead = Lead.objects.select_related("company", "owner").get(pk=current.lead_id)
         refusal = send_refusal(current, lead)
         if refusal:
             raise ValidationError(refusal)
@@ -554,6 +604,11 @@ def sequence_send_next(
         step = steps[current.steps_sent]
         sending = sending_settings_for(lead.workspace_id)
         rendered = step_render(step, lead, sender_name=sending.from_name)
+        if not rendered.subject or not rendered.body:
+            raise ValidationError(
+                f"Step {current.steps_sent + 1} comes out with an empty "
+                f"{'subject' if not rendered.subject else 'body'} for this lead."
+            )
         message = message_build(lead=lead, rendered=rendered, sending=sending, site_url=site_url)
         number = current.steps_sent + 1
         activity = activity_record(

@@ -14,6 +14,18 @@ DEFAULTS = [
 ]
 
 
+def recompute_queue(apps, schema_editor):
+    """Leads from before this release have no quality score and were scored without the
+    defaults: queue a recompute per workspace that has leads. The worker picks it up when the
+    Scoring page opens (or run `manage.py recompute_scores`)."""
+    Lead = apps.get_model("contacts", "Lead")
+    ScoreRecompute = apps.get_model("contacts", "ScoreRecompute")
+    for workspace_id in Lead.objects.values_list("workspace_id", flat=True).distinct():
+        ScoreRecompute.objects.create(
+            workspace_id=workspace_id, reason="Scores from before quality scoring"
+        )
+
+
 def add_defaults(apps, schema_editor):
     Workspace = apps.get_model("leadcrm", "Workspace")
     ScoringRule = apps.get_model("contacts", "ScoringRule")
@@ -35,4 +47,7 @@ def add_defaults(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("contacts", "0008_scoring_settings_and_recompute")]
 
-    operations = [migrations.RunPython(add_defaults, migrations.RunPython.noop)]
+    operations = [
+        migrations.RunPython(add_defaults, migrations.RunPython.noop),
+        migrations.RunPython(recompute_queue, migrations.RunPython.noop),
+    ]

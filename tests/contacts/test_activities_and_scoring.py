@@ -593,3 +593,41 @@ def test_incremental_scores_equal_the_reference_and_a_full_rescore_whatever_the_
     for lead in (one_by_one, batched):
         expected = (points, score, reference_tier(score), quality_of(_stored(lead), weights))
         assert _scores(lead) == expected
+
+
+def test_activities_record_refuses_an_activity_in_the_future_and_writes_nothing(ws):
+    lead = LeadFactory(workspace=ws)
+    later = timezone.now() + timedelta(hours=1)
+
+    with pytest.raises(ValidationError, match="future"):
+        activities_record(
+            workspace=ws,
+            activities=[Activity(lead=lead, type=ActivityType.NOTE, occurred_at=later)],
+        )
+
+    assert not Activity.objects.filter(lead=lead).exists()
+
+
+def test_activities_record_shortens_a_long_subject_as_activity_record_does(ws):
+    lead = LeadFactory(workspace=ws)
+
+    activities_record(
+        workspace=ws, activities=[Activity(lead=lead, type=ActivityType.NOTE, subject="x" * 400)]
+    )
+
+    assert len(Activity.objects.get(lead=lead).subject) == 300
+
+
+def test_a_full_rescore_matches_a_non_ascii_url_condition_as_the_incremental_path_does(ws):
+    ScoringRule.objects.filter(workspace=ws).delete()
+    ScoringRuleFactory(
+        workspace=ws, activity_type=ActivityType.PAGE_VISITED, url_contains="/ÉTÉ", points=7
+    )
+    lead = LeadFactory(workspace=ws)
+    activity_record(lead=lead, type=ActivityType.PAGE_VISITED, url="https://acme.test/été")
+    assert _stored(lead).score == 7
+
+    Lead.objects.filter(pk=lead.pk).update(score=0, score_points=0)
+    leads_rescore(workspace=ws, lead_ids=[lead.pk])
+
+    assert _stored(lead).score == 7

@@ -490,3 +490,24 @@ def test_leads_requality_stays_inside_the_id_range(ws):
         *(quality_of(lead, weights) for lead in leads[1:4]),
         99,
     ]
+
+
+def test_opting_back_in_gives_back_the_deliverable_email_points(ws, actor):
+    from contacts.consent import consent_record, lead_unsubscribe
+
+    lead = LeadFactory(workspace=ws, first_name="Ada", last_name="Lovelace")
+    lead_unsubscribe(lead=lead, actor=actor, channel="manual")
+    unsubscribed = Lead.objects.get(pk=lead.pk).quality_score
+
+    consent_record(
+        lead=Lead.objects.get(pk=lead.pk),
+        actor=actor,
+        status="opted_in",
+        channel="manual",
+        type="explicit",
+        source="Signed up again at the booth",
+        proof="Badge scan 4411",
+    )
+
+    stored = Lead.objects.get(pk=lead.pk)
+    assert stored.quality_score == quality_of(stored, weights_for(ws)) == unsubscribed + 10

@@ -13,6 +13,7 @@ from contacts.activities import activity_record
 from contacts.models import ActivityType, Lead, ScoreRecompute, ScoringRule, Tier
 from contacts.quality import lead_quality_apply, quality_of, weights_for
 from contacts.recompute import (
+    STALE_AFTER,
     _claim,
     score_recompute_latest,
     score_recompute_request,
@@ -399,3 +400,30 @@ def test_the_command_runs_a_recompute_already_waiting(ws):
     waiting.refresh_from_db()
     assert waiting.status == Status.DONE
     assert ScoreRecompute.objects.filter(workspace=ws).count() == 1
+
+
+def test_a_run_queued_long_ago_without_a_task_is_handed_to_the_worker(
+    ws, django_capture_on_commit_callbacks
+):
+    """Like the runs migration 0009 queues for workspaces whose leads predate the scores."""
+    lead = LeadFactory(workspace=ws, first_name="Ada", last_name="Lovelace")
+    Lead.objects.filter(pk=lead.pk).update(quality_score=0)
+    long_ago = timezone.now() - STALE_AFTER - timedelta(minutes=1)
+    waiting = ScoreRecompute.objects.create(workspace=ws, created_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        score_recompute_resume_stale(ws)
+
+    assert len(callbacks) == 1
+    assert ScoreRecompute.objects.get(pk=waiting.pk).status == Status.DONE
+    stored = Lead.objects.get(pk=lead.pk)
+    assert stored.quality_score == quality_of(stored, weights_for(ws)) > 0
+
+
+def test_a_run_queued_a_moment_ago_is_left_to_its_task(ws, django_capture_on_commit_callbacks):
+    ScoreRecompute.objects.create(workspace=ws)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        score_recompute_resume_stale(ws)
+
+    assert callbacks == []

@@ -9,12 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.consent import lead_unsubscribe, leads_unsubscribe, suppression_add
 from contacts.models import (
     Activity,
     ActivityType,
     ConsentStatus,
+    CustomField,
     EmailStatus,
     Lead,
     LeadStatus,
@@ -37,6 +39,8 @@ from pipeline.sequences import (
     leads_enrol,
     sequence_save,
     sequence_send_next,
+    step_delete,
+    step_move,
     step_render,
     step_save,
 )
@@ -1087,3 +1091,95 @@ def test_a_lead_that_unsubscribes_leaves_its_sequence(ws, rep):
     }
     stopped = SequenceEnrollment.objects.get(lead=by_link)
     assert stopped.end_reason == "The lead unsubscribed"
+
+
+# Templates, step changes and sends under odd input ---------------------------------------------
+
+
+def test_lead_values_go_into_plain_text_mail_as_they_are(ws, sequence, sending, rep, mailoutbox):
+    lead = LeadFactory(workspace=ws, first_name="Seán O'Brien", email="sean@obrien.test")
+    lead.company = CompanyFactory(workspace=ws, name="AT&T <Labs>")
+    lead.save()
+    enrollment = lead_enrol(lead=lead, sequence=sequence, actor=rep.user)
+
+    sequence_send_next(enrollment=enrollment, actor=rep.user, site_url="https://crm.test/")
+
+    message = mailoutbox[0]
+    assert message.subject == "Hello Seán O'Brien"
+    assert "Greetings to AT&T <Labs>." in message.body
+
+
+def test_a_field_gone_since_the_step_was_saved_writes_nothing_not_its_name(ws, lead, marketer):
+    CustomFieldFactory(workspace=ws, key="vip", type="boolean")
+    sequence = sequence_save(workspace=ws, actor=marketer.user, name="VIP")
+    step = step_save(
+        sequence=sequence, actor=marketer.user, subject="Hi", body="VIP: {{ custom.vip }}!"
+    )
+    CustomField.objects.filter(workspace=ws, key="vip").update(retired_at=timezone.now())
+
+    assert step_render(step, lead).body == "VIP: !"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{{ first_name|date:"r" }}', '{{ first_name|ljust:"2000000000" }}', "{% now 'Y' %}"],
+)
+def test_a_filter_or_tag_outside_the_short_list_is_refused(sequence, marketer, body):
+    with pytest.raises(ValidationError) as refused:
+        step_save(sequence=sequence, actor=marketer.user, subject="Hi", body=body)
+
+    assert "body" in refused.value.message_dict
+
+
+def test_steps_a_lead_has_reached_cannot_be_reordered(sequence, enrolled, sending, rep, marketer):
+    sequence_send_next(enrollment=enrolled, actor=rep.user, site_url="https://crm.test/")
+    first, second = sequence.steps.all()
+
+    with pytest.raises(ValidationError):
+        step_move(step=second, actor=marketer.user, offset=-1)
+
+    assert list(sequence.steps.values_list("pk", flat=True)) == [first.pk, second.pk]
+
+
+def test_deleting_the_last_step_a_lead_was_waiting_for_completes_its_enrolment(
+    sequence, enrolled, sending, rep, marketer
+):
+    sequence_send_next(enrollment=enrolled, actor=rep.user, site_url="https://crm.test/")
+    last = sequence.steps.order_by("position").last()
+
+    step_delete(step=last, actor=marketer.user)
+
+    enrolled.refresh_from_db()
+    assert enrolled.status == EnrollmentStatus.COMPLETED
+
+
+def test_a_step_that_comes_out_empty_for_a_lead_is_not_sent(ws, sending, rep, marketer, mailoutbox):
+    sequence = sequence_save(workspace=ws, actor=marketer.user, name="Conditional")
+    step_save(
+        sequence=sequence,
+        actor=marketer.user,
+        subject="Hi",
+        body="{% if job_title %}As a {{ job_title }}…{% endif %}",
+    )
+    lead = LeadFactory(workspace=ws, job_title="")
+    enrollment = lead_enrol(lead=lead, sequence=sequence, actor=rep.user)
+
+    with pytest.raises(ValidationError, match="empty body"):
+        sequence_send_next(enrollment=enrollment, actor=rep.user, site_url="https://crm.test/")
+
+    assert mailoutbox == []
+    assert not Activity.objects.filter(lead=lead, type=ActivityType.EMAIL_SENT).exists()
+
+
+def test_unsubscribe_links_use_site_url_when_it_is_set(
+    enrolled, sending, rep, as_member, settings, mailoutbox
+):
+    settings.SITE_URL = "https://crm.example.com"
+
+    send(as_member(rep), enrolled)
+
+    assert (
+        mailoutbox[0]
+        .extra_headers["List-Unsubscribe"]
+        .startswith("<https://crm.example.com/unsubscribe/")
+    )

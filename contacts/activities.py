@@ -151,7 +151,8 @@ _BATCH_FIELDS = [
     "last_contacted_at",
     *quality.QUALITY_FIELDS,
 ]
-_ACTIVITY_COLUMNS = [
+# The columns of an activity row as the batch writers (here and the import's) copy them.
+ACTIVITY_COLUMNS = [
     "workspace_id",
     "lead_id",
     "type",
@@ -212,8 +213,8 @@ def activities_record(*, workspace: Workspace, activities: Sequence[Activity]) -
         raise ValidationError("Some activities name leads of another workspace or in the trash.")
     rows_insert(
         Activity,
-        _ACTIVITY_COLUMNS,
-        [[getattr(activity, name) for name in _ACTIVITY_COLUMNS] for activity in activities],
+        ACTIVITY_COLUMNS,
+        [[getattr(activity, name) for name in ACTIVITY_COLUMNS] for activity in activities],
     )
     rules = scoring.rules_for(workspace)
     weights = quality.weights_for(workspace)

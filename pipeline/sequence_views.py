@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Lower
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -72,7 +72,7 @@ from pipeline.sequences import (
     step_render,
     step_save,
 )
-from pipeline.views import _back_to_list, _scoped_for_bulk, lead_filterset
+from pipeline.views import _back_to_list, _scoped_for_bulk, bulk_selection
 from segments.rules import segment_leads
 
 VIEW = "leadcrm.view_leads"
@@ -594,10 +594,7 @@ def lead_bulk_enrol(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
         return _back_to_list(request)
-    if form.cleaned_data["all_matching"]:
-        leads = lead_filterset(request, QueryDict(request.POST.get("query", ""))).qs
-    else:
-        leads = leads_for(request.workspace).filter(pk__in=form.cleaned_data["lead_ids"])
+    leads = bulk_selection(request, form.cleaned_data)
     scoped = _scoped_for_bulk(request, leads)
     sequence = form.cleaned_data["sequence"]
     try:

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from contacts import export
-from contacts.models import CustomField, Tag
+from contacts.models import CustomField, Lead, Tag
 from contacts.queries import leads_for
 from contacts.tables import DEFAULT_COLUMNS, column_choices, lead_table, visible_columns
 from leadcrm.pagination import BoundedPaginator
@@ -212,6 +212,13 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("pipeline:lead-list")
 
 
+def bulk_selection(request: HttpRequest, cleaned: dict) -> QuerySet[Lead]:
+    """The leads a bulk form names: its ticked ids, or every lead its list query matches."""
+    if cleaned["all_matching"]:
+        return lead_filterset(request, QueryDict(request.POST.get("query", ""))).qs
+    return leads_for(request.workspace).filter(pk__in=cleaned["lead_ids"])
+
+
 @require_POST
 @require_perm("leadcrm.bulk_update_leads")
 def lead_bulk(request: HttpRequest) -> HttpResponse:
@@ -224,10 +231,7 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
         return _back_to_list(request)
-    if form.cleaned_data["all_matching"]:
-        leads = lead_filterset(request, QueryDict(request.POST.get("query", ""))).qs
-    else:
-        leads = leads_for(request.workspace).filter(pk__in=form.cleaned_data["lead_ids"])
+    leads = bulk_selection(request, form.cleaned_data)
     try:
         text = bulk_update_run(
             workspace=request.workspace,

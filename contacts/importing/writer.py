@@ -21,7 +21,12 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts import scoring
-from contacts.activities import activities_insert_select, id_chunks, status_change_data_sql
+from contacts.activities import (
+    ACTIVITY_COLUMNS,
+    activities_insert_select,
+    id_chunks,
+    status_change_data_sql,
+)
 from contacts.bulk import rows_insert
 from contacts.consent import CONSENT_FIELDS, leads_unsubscribe
 from contacts.importing.rows import CleanRow
@@ -594,19 +599,6 @@ _EVENT_COLUMNS = [
     "ip_address",
     "user_agent",
 ]
-_ACTIVITY_COLUMNS = [
-    "workspace_id",
-    "lead_id",
-    "type",
-    "occurred_at",
-    "actor_id",
-    "source",
-    "subject",
-    "body",
-    "url",
-    "data",
-    "created_at",
-]
 
 
 def _consent_for_new(ctx: ImportContext, row: CleanRow) -> tuple[str, str, str, str, str]:
@@ -632,7 +624,7 @@ def _activities_insert(ctx, ids: list[int], decisions: list[Decision], now, verb
     imported, channel = ActivityType.IMPORTED, Channel.IMPORT
     rows_insert(
         Activity,
-        _ACTIVITY_COLUMNS,
+        ACTIVITY_COLUMNS,
         [
             [ws, lead_id, imported, now, actor_id, channel, subject, "", ""]
             + [{"import": job, "row": d.row.row_number}, now]

@@ -146,7 +146,10 @@ def test_all_matching_covers_every_matching_lead_across_pages(ws, alice):
 
 def test_all_matching_with_a_search_covers_the_search_results(ws, alice):
     ada = LeadFactory(workspace=ws, first_name="Ada")
-    other = LeadFactory(workspace=ws, first_name="Grace")
+    # Every searched field spelled out: a random surname or address may contain "ada" (Adams).
+    other = LeadFactory(
+        workspace=ws, first_name="Grace", last_name="Hopper", email="grace@hopper.test"
+    )
 
     post(alice, action="status", status="engaged", all_matching="1", query="q=ada")
 

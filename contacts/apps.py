@@ -28,10 +28,10 @@ class ContactsConfig(AppConfig):
         )
         if item not in SETTINGS_PAGES:
             SETTINGS_PAGES.append(item)
-        # SQLite connections get LEADCRM_LOWER (Unicode-aware lower) for the quality score.
+        # SQLite connections get LEADCRM_LOWER (Unicode-aware lower) for scoring URL rules.
         from django.db.backends.signals import connection_created
 
-        from contacts.quality import sqlite_functions_register
+        from contacts.scoring import sqlite_functions_register
 
         connection_created.connect(sqlite_functions_register, dispatch_uid="contacts.sqlite_fn")
         # Every workspace starts with seed 000's scoring rules (PRODUCT A3).

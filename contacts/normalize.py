@@ -143,6 +143,12 @@ def country_normalize(raw: str) -> str:
         ) from None
 
 
+def country_name(code: str) -> str:
+    """A stored ISO code as a person reads it ("DE" → "Germany"); the code if unknown."""
+    country = pycountry.countries.get(alpha_2=code) if code else None
+    return getattr(country, "common_name", None) or getattr(country, "name", code)
+
+
 def phone_normalize(raw: str, country: str = "") -> str:
     """E.164 when the number carries a country code or the lead's country is known.
 

@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, ExpressionWrapper, F, Func, IntegerField, Q, Value, When
+from django.db.models import Case, ExpressionWrapper, F, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 
 from contacts.models import EmailStatus, Lead, ScoringSettings
@@ -166,32 +167,11 @@ def _filled(name: str) -> Q:
     return ~Q(**{name: ""})
 
 
-class UnicodeLower(Func):
-    """LOWER() that lowers every letter on SQLite too, like str.lower() (SQLite's own LOWER
-    only knows ASCII; LEADCRM_LOWER is registered on each of its connections in
-    ContactsConfig.ready). PostgreSQL's LOWER follows the database's Unicode locale."""
-
-    function = "LOWER"
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(compiler, connection, function="LEADCRM_LOWER", **extra_context)
-
-
-def sqlite_functions_register(sender, connection, **kwargs) -> None:
-    """connection_created receiver: LEADCRM_LOWER on SQLite connections."""
-    if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            "LEADCRM_LOWER",
-            1,
-            lambda value: value.lower() if isinstance(value, str) else value,
-            deterministic=True,
-        )
-
-
 def sources_matched_as_written(leads) -> list[str]:
-    """The non-ASCII sources among these leads. PostgreSQL's LOWER() may lower them otherwise
-    than str.lower() ("İ", a final "Σ", a locale without Unicode case rules), so the SQL
-    matches them as written, with the weight Python gives them."""
+    """The non-ASCII sources among these leads. SQL's LOWER() may lower them otherwise than
+    str.lower() (SQLite knows only ASCII; PostgreSQL: "İ", a final "Σ", a locale without
+    Unicode case rules), so the SQL matches them as written, with the weight Python gives
+    them; LOWER() is left only ASCII, where every database agrees with Python."""
     found = leads.exclude(source="").order_by().values_list("source", flat=True).distinct()
     return [source for source in found if not source.isascii()]
 
@@ -200,7 +180,7 @@ def quality_expression(weights: Weights, *, score=None, sources: Iterable[str] =
     """quality_of() as one SQL expression over a lead row (no joins); `score` replaces the
     lead's engagement score column (a recompute passes the new one); `sources`: see
     sources_matched_as_written()."""
-    source = UnicodeLower("source")
+    source = Lower("source")
     source_weight = Case(
         When(Q(source=""), then=Value(weights.none)),
         *[When(Q(source=raw), then=Value(weights.for_source(raw))) for raw in sources],

@@ -56,6 +56,19 @@ def scoring_rules_ensure_defaults(*, workspace: Workspace) -> None:
     )
 
 
+def sqlite_functions_register(sender, connection, **kwargs) -> None:
+    """connection_created receiver (ContactsConfig.ready): LEADCRM_LOWER on SQLite, which
+    lowers as str.lower() does, for URL conditions in the rescore (SQLite's LOWER knows only
+    ASCII)."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "LEADCRM_LOWER",
+            1,
+            lambda value: value.lower() if isinstance(value, str) else value,
+            deterministic=True,
+        )
+
+
 def workspace_scoring_defaults(sender, instance: Workspace, created: bool, raw=False, **kwargs):
     """post_save of Workspace (connected in ContactsConfig.ready): a new one gets the rules."""
     if created and not raw:

@@ -11,7 +11,6 @@ from itertools import groupby
 from operator import attrgetter, or_
 from urllib.parse import urlsplit
 
-import pycountry
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
@@ -49,6 +48,7 @@ from contacts.models import (
     ScoringRule,
     Tag,
 )
+from contacts.normalize import country_name
 from contacts.quality import QualityLine, quality_lines, quality_of, weights_for
 from contacts.queries import lead_timeline, leads_for
 from contacts.services import LeadChanged, lead_update
@@ -125,11 +125,6 @@ def lead_url(lead: Lead) -> str:
 def _safe_href(url: str) -> str:
     """Only web links become hrefs: imported data may hold anything (javascript:, say)."""
     return url if url.lower().startswith(("https://", "http://")) else ""
-
-
-def _country_name(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code) if code else None
-    return getattr(country, "common_name", None) or getattr(country, "name", code)
 
 
 def _custom_value(field: CustomField, value) -> str:
@@ -350,8 +345,8 @@ def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> 
         **_timeline(lead, request.GET),
         "allowed": _allowed(request, lead),
         "email_status_badge": EMAIL_STATUS_BADGES.get(lead.email_status, "text-bg-secondary"),
-        "country_name": _country_name(lead.country),
-        "consent_country_name": _country_name(lead.consent_country),
+        "country_name": country_name(lead.country),
+        "consent_country_name": country_name(lead.consent_country),
         "linkedin_href": _safe_href(lead.linkedin_url),
         "custom_fields": _custom_fields(lead),
         "score": _score_breakdown(lead),
@@ -460,7 +455,7 @@ def _consent_form_invalid(request: HttpRequest, lead: Lead, form: ConsentForm) -
         "consent_form": form,
         "allowed": _allowed(request, lead),
         "ledger": _ledger(lead)[:LEDGER_LIMIT],
-        "consent_country_name": _country_name(lead.consent_country),
+        "consent_country_name": country_name(lead.consent_country),
     }
     return render(request, f"{DETAIL}#consent", context, status=400)
 

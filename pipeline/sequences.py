@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from email.utils import formataddr, make_msgid
 
-import pycountry
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -27,8 +26,10 @@ from compliance.tokens import unsubscribe_token
 from contacts.activities import activity_record, id_chunks
 from contacts.consent import mail_refusal, mail_refusals
 from contacts.models import ActivityType, Channel, CustomField, Lead
+from contacts.normalize import country_name
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
+from pipeline import template_filters
 from pipeline.models import (
     EnrollmentStatus,
     SendingSettings,
@@ -47,7 +48,7 @@ ALREADY_ENROLLED = "already in a sequence"
 # node in template_check), and a few filters that cannot fail (pipeline.template_filters),
 # so a template can read the lead's fields and nothing else. Plain-text mail: rendered
 # without autoescaping (Context(autoescape=False)).
-FILTERS = "default, upper, lower, title, capfirst, truncatechars, truncatewords"
+FILTERS = ", ".join(template_filters.register.filters)
 INVALID = re.compile("\x00[^\x00]*\x00")
 
 
@@ -79,7 +80,6 @@ TEMPLATE_FIELDS = {
 
 
 def template_context(lead: Lead, *, sender_name: str = "", custom_keys=()) -> dict:
-    country = pycountry.countries.get(alpha_2=lead.country) if lead.country else None
     owner = lead.owner if lead.owner_id else None
     return {
         "first_name": lead.first_name,
@@ -90,7 +90,7 @@ def template_context(lead: Lead, *, sender_name: str = "", custom_keys=()) -> di
         "department": lead.department,
         "company": lead.company.name if lead.company_id else "",
         "city": lead.city,
-        "country": getattr(country, "common_name", None) or getattr(country, "name", ""),
+        "country": country_name(lead.country),
         "owner_name": (owner.get_full_name() or owner.email) if owner else "",
         "sender_name": sender_name,
         "custom": {key: _text(lead.attributes.get(key)) for key in custom_keys},

@@ -126,9 +126,9 @@ def _run_range(job: ScoreRecompute, last: int) -> ScoreRecompute:
         # Lock the range first: the rescore's snapshot is taken when its statement starts, so
         # an activity committed while it waited on a row would be lost from that row's score.
         # Under READ COMMITTED the UPDATE, a statement of its own, sees what was committed.
-        list(leads.filter(pk__lte=high).select_for_update().values_list("pk", flat=True))
+        locked = leads.filter(pk__lte=high).select_for_update().values_list("pk", flat=True)
+        done = len(locked)  # the range's leads, counted as they are locked
         changed = leads_rescore(workspace=job.workspace_id, id_range=(job.last_lead_id + 1, high))
-        done = leads.filter(pk__lte=high).count()
         job.last_lead_id = high
         job.leads_done += done
         job.changed += changed

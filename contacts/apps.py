@@ -43,6 +43,11 @@ class ContactsConfig(AppConfig):
         post_save.connect(
             workspace_scoring_defaults, sender=Workspace, dispatch_uid="contacts.scoring_defaults"
         )
+        # GDPR erasure deletes the import error-report rows of an erased lead or address (C6).
+        from contacts.erasure import erasure_handler_register
+        from contacts.importing.jobs import import_issues_erase
+
+        erasure_handler_register(import_issues_erase)
         # A removed member's leads pass to the member chosen on Settings → Members (W4).
         if leads_reassign not in MEMBER_REMOVAL_HANDLERS:
             MEMBER_REMOVAL_HANDLERS.append(leads_reassign)

@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 
 from leadcrm.models import Workspace
 
-ErasureHandler = Callable[..., None]  # handler(*, workspace, lead_ids, email_hashes) -> None
+# handler(*, workspace, lead_ids, email_hashes) -> {what: how many erased} or None
+ErasureHandler = Callable[..., dict[str, int] | None]
 
 _handlers: list[ErasureHandler] = []
 
@@ -28,7 +29,14 @@ def erasure_handlers() -> tuple[ErasureHandler, ...]:
 
 def erasure_handlers_run(
     *, workspace: Workspace, lead_ids: Sequence[int], email_hashes: Sequence[str]
-) -> None:
-    """Call every registered handler, in registration order, inside the caller's transaction."""
+) -> dict[str, int]:
+    """Call every registered handler, in registration order, inside the caller's transaction;
+    returns what they report erasing, summed by name (for the erasure report)."""
+    erased: dict[str, int] = {}
     for handler in _handlers:
-        handler(workspace=workspace, lead_ids=list(lead_ids), email_hashes=list(email_hashes))
+        counts = handler(
+            workspace=workspace, lead_ids=list(lead_ids), email_hashes=list(email_hashes)
+        )
+        for name, count in (counts or {}).items():
+            erased[name] = erased.get(name, 0) + count
+    return erased

@@ -697,6 +697,9 @@ class ImportIssue(models.Model):
     column = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=500)
     email = models.CharField(max_length=254, blank=True)
+    # suppression_hash() of the row's email: how erasure (C6) finds the rows of an address it
+    # knows only as a hash, whether or not the row names a lead.
+    email_hash = models.CharField(max_length=64, blank=True)
     lead = models.ForeignKey(
         Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -704,7 +707,11 @@ class ImportIssue(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["job", "dry_run", "row_number"], name="importissue_job_row")
+            models.Index(fields=["job", "dry_run", "row_number"], name="importissue_job_row"),
+            models.Index(
+                fields=["email_hash"], condition=~Q(email_hash=""), name="importissue_email_hash"
+            ),
+            models.Index(fields=["lead"], condition=Q(lead__isnull=False), name="importissue_lead"),
         ]
 
     def __str__(self) -> str:

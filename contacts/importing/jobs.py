@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts import scoring
+from contacts.activities import id_chunks
 from contacts.custom_fields import KEY_RE, custom_field_create
 from contacts.export import csv_text
 from contacts.importing import writer
@@ -54,6 +55,7 @@ from contacts.models import (
     ImportMode,
     ImportStatus,
 )
+from contacts.queries import suppression_hash
 from leadcrm.audit import audit_record
 from leadcrm.models import Membership, User, Workspace
 
@@ -451,19 +453,28 @@ def _context(job: ImportJob) -> writer.ImportContext:
 def _invalid_issues(
     job: ImportJob, invalid: list[RowInvalid], *, dry_run: bool
 ) -> list[ImportIssue]:
-    return [
-        ImportIssue(
-            job=job,
-            dry_run=dry_run,
-            row_number=error.row_number,
-            kind=ImportIssue.Kind.INVALID,
-            column=problem.column[:255],
-            reason=problem.reason[:500],
-            values=error.values,
+    # The row's email as written, hashed: erasure (C6) finds the row by it, valid or not.
+    column = job.mapping.index("email") if "email" in job.mapping else None
+    issues = []
+    for error in invalid:
+        email = ""
+        if column is not None and column < len(error.values):
+            email = str(error.values[column] or "").strip()
+        email_hash = suppression_hash(email) if email else ""
+        issues.extend(
+            ImportIssue(
+                job=job,
+                dry_run=dry_run,
+                row_number=error.row_number,
+                kind=ImportIssue.Kind.INVALID,
+                column=problem.column[:255],
+                reason=problem.reason[:500],
+                email_hash=email_hash,
+                values=error.values,
+            )
+            for problem in error.problems
         )
-        for error in invalid
-        for problem in error.problems
-    ]
+    return issues
 
 
 def import_check_start(job: ImportJob, *, actor: User | None, enqueue: bool = True) -> ImportJob:
@@ -800,3 +811,15 @@ def import_error_report(job: ImportJob, *, dry_run: bool = False) -> Iterator[st
         for values, row_number, column, reason in issues.iterator(chunk_size=2000)
     )
     return csv_text([*job.headers, "Row", "Column", "Problem"], rows)
+
+
+def import_issues_erase(*, workspace, lead_ids: list[int], email_hashes: list[str]) -> dict:
+    """Erasure handler (C6): delete the error-report rows that name an erased lead or carry
+    one of the erased addresses, in dry runs and runs alike."""
+    issues = ImportIssue.objects.filter(job__workspace=workspace)
+    erased = 0
+    for chunk in id_chunks(lead_ids):
+        erased += issues.filter(lead_id__in=chunk).delete()[0]
+    for chunk in id_chunks(email_hashes):
+        erased += issues.filter(email_hash__in=chunk).delete()[0]
+    return {"import error-report rows": erased} if erased else {}

@@ -50,7 +50,7 @@ from contacts.models import (
 )
 from contacts.normalize import email_domain, search_text_for
 from contacts.quality import leads_requality
-from contacts.queries import suppressed_emails
+from contacts.queries import suppressed_emails, suppression_hash
 from contacts.services import LEAD_FIELDS, tags_for_names
 from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
@@ -798,6 +798,7 @@ def issues_for(ctx: ImportContext, decisions: list[Decision], *, dry_run: bool) 
             kind=ImportIssue.Kind.SKIPPED,
             reason=(f"{d.reason}: {d.detail}" if d.detail else d.reason)[:500],
             email=d.row.email,
+            email_hash=suppression_hash(d.row.email) if d.row.email else "",
             lead_id=d.lead_id,
             values=d.row.values,
         )

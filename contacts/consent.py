@@ -445,3 +445,67 @@ def suppression_remove(*, entry: SuppressedEmail, actor: User | None) -> None:
         object_repr=f"hash {entry.email_hash[:12]}…",
     )
     entry.delete()
+
+
+@transaction.atomic
+def suppression_add_many(
+    *, workspace: Workspace, emails: Iterable[str], reason: str, actor: User | None
+) -> tuple[int, int]:
+    """suppression_add() for a list (typed or uploaded): returns (added, already listed).
+
+    Only hashes are stored; one audit entry counts them and names no address."""
+    if reason not in SuppressionReason.values:
+        raise ValidationError(f"Unknown suppression reason {reason!r}.")
+    hashes = sorted({suppression_hash(email) for email in emails if email and email.strip()})
+    existing: set[str] = set()
+    entries = SuppressedEmail.objects.filter(workspace=workspace)
+    for chunk in id_chunks(hashes):
+        existing.update(entries.filter(email_hash__in=chunk).values_list("email_hash", flat=True))
+    new = [h for h in hashes if h not in existing]
+    SuppressedEmail.objects.bulk_create(
+        [
+            SuppressedEmail(workspace=workspace, email_hash=h, reason=reason, created_by=actor)
+            for h in new
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    if new:
+        audit_record(
+            actor=actor,
+            workspace=workspace,
+            action="suppression.add",
+            object_repr=f"{len(new)} address{'es' if len(new) != 1 else ''}",
+            changes={"reason": reason, "count": len(new), "already_listed": len(existing)},
+        )
+    return len(new), len(existing)
+
+
+def suppression_entry_for(*, workspace: Workspace, email: str) -> SuppressedEmail | None:
+    """The list's entry for a typed address (to remove it), or None."""
+    return SuppressedEmail.objects.filter(
+        workspace=workspace, email_hash=suppression_hash(email)
+    ).first()
+
+
+@transaction.atomic
+def lead_do_not_contact_set(*, lead: Lead, actor: User | None, value: bool) -> Lead:
+    """The Do Not Contact flag (C4): no email, call or sequence step goes to the lead."""
+    current = Lead.objects.select_for_update().get(pk=lead.pk)
+    if current.deleted_at is not None:
+        raise ValidationError("This lead is in the trash; restore it to change it.")
+    if current.do_not_contact != value:
+        before = current.version
+        current.do_not_contact = value
+        current.version += 1
+        current.updated_at = timezone.now()
+        current.save(update_fields=["do_not_contact", "version", "updated_at"])
+        audit_record(
+            actor=actor,
+            workspace=current.workspace,
+            action="lead.do_not_contact",
+            obj=current,
+            changes={"do_not_contact": [not value, value], "version": [before, current.version]},
+        )
+    _copy_to(lead, current, ["do_not_contact", "version", "updated_at"])
+    return lead

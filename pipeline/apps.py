@@ -69,6 +69,12 @@ class PipelineConfig(AppConfig):
 
         if enrollments_stop_unsubscribed not in UNSUBSCRIBE_HANDLERS:
             UNSUBSCRIBE_HANDLERS.append(enrollments_stop_unsubscribed)
+        # GDPR access exports carry the lead's sequence enrolments (C5).
+        from compliance.access import ACCESS_SECTIONS
+        from pipeline.sequences import lead_access_sequences
+
+        if lead_access_sequences not in ACCESS_SECTIONS:
+            ACCESS_SECTIONS.append(lead_access_sequences)
         # seed_demo's sending settings and example sequences with enrolled leads.
         from contacts.demo import DEMO_SEED_STEPS
         from pipeline.demo import demo_sequences_step

@@ -645,3 +645,41 @@ def sequence_send_next(
         # Last, inside the transaction: a backend that fails leaves no trace of the send.
         message.send(fail_silently=False)
     return send
+
+
+# GDPR access (PRODUCT C5) -------------------------------------------------------------------
+
+
+def lead_access_sequences(lead: Lead) -> tuple[str, list[dict]]:
+    """compliance's access-export section: the lead's sequence enrolments and what was sent."""
+    from compliance.access import person
+
+    enrollments = (
+        SequenceEnrollment.objects.filter(lead=lead)
+        .select_related("sequence", "enrolled_by", "ended_by")
+        .prefetch_related("sends__sent_by")
+        .order_by("enrolled_at", "id")
+    )
+    return "sequence_enrolments", [
+        {
+            "sequence": e.sequence.name,
+            "status": e.status,
+            "enrolled_at": e.enrolled_at,
+            "enrolled_by": person(e.enrolled_by),
+            "steps_sent": e.steps_sent,
+            "ended_at": e.ended_at,
+            "ended_by": person(e.ended_by),
+            "end_reason": e.end_reason,
+            "sends": [
+                {
+                    "step": send.step_number,
+                    "subject": send.subject,
+                    "sent_at": send.sent_at,
+                    "sent_by": person(send.sent_by),
+                    "message_id": send.message_id,
+                }
+                for send in e.sends.all()
+            ],
+        }
+        for e in enrollments
+    ]

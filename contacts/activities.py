@@ -4,6 +4,7 @@ or its batch form, which keep the lead's timestamps and score up to date."""
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -25,6 +26,13 @@ from leadcrm.models import User, Workspace
 SUBJECT_MAX = Activity._meta.get_field("subject").max_length
 URL_MAX = Activity._meta.get_field("url").max_length
 CHUNK = 5000  # ids per statement: well under SQLite's and PostgreSQL's parameter limits
+
+
+def db_datetime(value: datetime) -> Any:
+    """A datetime as the ORM stores it, for hand-written SQL: SQLite keeps datetimes as text,
+    and an aware value passed raw would carry "+00:00" where the ORM's rows have none, so
+    the two would not compare equal."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def id_chunks(ids: Sequence[int]) -> Iterable[list[int]]:
@@ -53,7 +61,8 @@ def activities_insert_select(
             SELECT workspace_id, id, %s, %s, %s, %s, %s, '', '', {data_sql}, %s
             FROM {Lead._meta.db_table} WHERE id IN ({placeholders})
             """,
-            [type, at, actor.pk if actor else None, source, subject, at, *ids],
+            [type, db_datetime(at), actor.pk if actor else None, source, subject]
+            + [db_datetime(at), *ids],
         )
 
 
@@ -64,11 +73,19 @@ def status_change_data_sql(new_status: str) -> str:
     return f"json_object('from', status, 'to', '{new_status}')"
 
 
-def status_change_record(lead: Lead, actor: User | None, old: str, new: str, channel: str) -> None:
+def status_change_record(
+    lead: Lead,
+    actor: User | None,
+    old: str,
+    new: str,
+    channel: str,
+    occurred_at: datetime | None = None,
+) -> None:
     activity_record(
         lead=lead,
         type=ActivityType.STATUS_CHANGED,
         actor=actor,
+        occurred_at=occurred_at,
         source=channel,
         subject=f"{LeadStatus(old).label} → {LeadStatus(new).label}",
         data={"from": old, "to": new},

@@ -16,6 +16,7 @@ from contacts import scoring
 from contacts.activities import (
     activities_insert_select,
     activity_record,
+    db_datetime,
     id_chunks,
     status_change_data_sql,
     status_change_record,
@@ -315,7 +316,7 @@ def lead_unsubscribe(
         subject=f"Unsubscribed ({Channel(channel).label})",
     )
     if old_status != current.status:
-        status_change_record(current, actor, old_status, current.status, channel)
+        status_change_record(current, actor, old_status, current.status, channel, occurred_at)
     _unsubscribed_tell(current.workspace_id, [current.pk])
     _copy_to(lead, current, [f.attname for f in Lead._meta.concrete_fields])
     return lead
@@ -359,7 +360,7 @@ def leads_unsubscribe(
                        consent_type, %s, '', gdpr_basis, consent_country, NULL, ''
                 FROM {lead_table} WHERE id IN ({placeholders})
                 """,
-                [now, actor_id, channel, ConsentStatus.OPTED_OUT, source, *chunk],
+                [db_datetime(now), actor_id, channel, ConsentStatus.OPTED_OUT, source, *chunk],
             )
         changing = list(
             Lead.objects.filter(pk__in=chunk)

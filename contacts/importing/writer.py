@@ -24,6 +24,7 @@ from contacts import scoring
 from contacts.activities import (
     ACTIVITY_COLUMNS,
     activities_insert_select,
+    db_datetime,
     id_chunks,
     status_change_data_sql,
 )
@@ -707,6 +708,7 @@ def _leads_update(groups: dict[tuple[str, ...], list[Decision]], now: datetime) 
     """
     table, qn = Lead._meta.db_table, connection.ops.quote_name
     if connection.vendor != "postgresql":
+        at = db_datetime(now)
         with connection.cursor() as cursor:
             for columns, decisions in groups.items():
                 assignments = "".join(f"{qn(c)} = %s, " for c in columns)
@@ -714,7 +716,7 @@ def _leads_update(groups: dict[tuple[str, ...], list[Decision]], now: datetime) 
                     f"UPDATE {table} SET {assignments}version = version + 1, updated_at = %s, "
                     "last_activity_at = %s WHERE id = %s",
                     [
-                        (*(_db_value(c, d.changes[c]) for c in columns), now, now, d.lead_id)
+                        (*(_db_value(c, d.changes[c]) for c in columns), at, at, d.lead_id)
                         for d in decisions
                     ],
                 )
@@ -760,6 +762,8 @@ def _search_text(d: Decision, changes: dict, company_names: dict[int, str]) -> s
 def _db_value(name: str, value: Any) -> Any:
     if name in ("attributes", "secondary_emails"):
         return json.dumps(value)
+    if isinstance(value, datetime):
+        return db_datetime(value)
     return value
 
 

@@ -33,6 +33,8 @@ from contacts.models import (
     EmailStatus,
     Lead,
     LeadStatus,
+    SuppressedEmail,
+    SuppressionReason,
     Tag,
 )
 from contacts.normalize import (
@@ -43,7 +45,7 @@ from contacts.normalize import (
     search_text_for,
 )
 from contacts.quality import lead_quality_apply
-from contacts.queries import leads_for, suppression_check
+from contacts.queries import leads_for, suppression_check, suppression_hash
 from leadcrm.audit import audit_record
 from leadcrm.models import AuditLog, Membership, User, Workspace
 
@@ -324,6 +326,11 @@ def lead_update(
             setattr(current, name, value)
     if "email" in changes:
         _email_conflict(workspace, current.email, exclude_pk=current.pk)
+        moved = suppression_hash(changes["email"][0] or "") != suppression_hash(current.email)
+        if moved and suppression_check(workspace=workspace, email=current.email):
+            raise ValidationError(
+                {"email": "This address is on the suppression list: a lead cannot take it."}
+            )
     if attributes is not UNSET:
         new_attributes = attributes_clean(
             workspace=workspace, values=attributes, partial=True, existing=current.attributes
@@ -440,6 +447,7 @@ def leads_purge_trash(*, now: datetime | None = None) -> int:
     for workspace_id in per_workspace:
         ids = list(expired.filter(workspace_id=workspace_id).values_list("pk", flat=True))
         for chunk in id_chunks(ids):
+            _remember_refusals(workspace_id, chunk)
             Lead.objects.filter(pk__in=chunk).delete()
         total += len(ids)
         audit_record(
@@ -450,6 +458,28 @@ def leads_purge_trash(*, now: datetime | None = None) -> int:
             object_repr=f"{len(ids)} leads older than {TRASH_DAYS} days in the trash",
         )
     return total
+
+
+def _remember_refusals(workspace_id: int, ids: list[int]) -> None:
+    """A lead that unsubscribed or bounced leaves its address on the suppression list when it
+    is deleted for good, so a later import cannot bring it back and mail it (C4)."""
+    reasons = {
+        EmailStatus.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBED,
+        EmailStatus.BOUNCED: SuppressionReason.BOUNCED,
+    }
+    refused = Lead.objects.filter(pk__in=ids, email_status__in=list(reasons))
+    SuppressedEmail.objects.bulk_create(
+        [
+            SuppressedEmail(
+                workspace_id=workspace_id,
+                email_hash=suppression_hash(email),
+                reason=reasons[email_status],
+            )
+            for email, email_status in refused.values_list("email", "email_status")
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
 
 
 def tags_for_names(*, workspace: Workspace, names: Iterable[Tag | str]) -> list[Tag]:

@@ -249,3 +249,34 @@ def test_the_purge_command_queues_the_task(trash_of_all_ages, capsys):
 
     assert "Trash purge queued" in capsys.readouterr().out
     assert remaining(trash_of_all_ages) == {"recent", "alive"}
+
+
+def test_owners_and_admins_can_erase_a_trashed_lead_from_the_trash(
+    owner, admin, marketer, ws, as_member
+):
+    lead = trashed(ws, email="trashed@example.com")
+    erase = reverse("compliance:lead-erase", args=[lead.pk])
+
+    for member in (owner, admin):
+        assert erase in as_member(member).get(TRASH).content.decode()
+    assert erase not in as_member(marketer).get(TRASH).content.decode()
+
+
+def test_an_unsubscribed_or_bounced_lead_purged_from_the_trash_stays_suppressed(ws):
+    from contacts.models import EmailStatus, SuppressedEmail, SuppressionReason
+    from contacts.queries import suppression_check
+    from contacts.services import leads_purge_trash
+
+    trashed(ws, days_ago=40, email="left@example.com", email_status=EmailStatus.UNSUBSCRIBED)
+    trashed(ws, days_ago=40, email="bounced@example.com", email_status=EmailStatus.BOUNCED)
+    trashed(ws, days_ago=40, email="fine@example.com")
+
+    assert leads_purge_trash() == 3
+
+    assert suppression_check(workspace=ws, email="left@example.com")
+    assert suppression_check(workspace=ws, email="bounced@example.com")
+    assert not suppression_check(workspace=ws, email="fine@example.com")
+    assert set(SuppressedEmail.objects.values_list("reason", flat=True)) == {
+        SuppressionReason.UNSUBSCRIBED,
+        SuppressionReason.BOUNCED,
+    }

@@ -2,12 +2,15 @@
 
 import random
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-from contacts.consent import leads_unsubscribe
-from contacts.models import Lead
+from contacts.consent import lead_unsubscribe
+from contacts.models import Channel, Lead
 from contacts.scoring import leads_rescore, scoring_rules_ensure_defaults
 from contacts.synthetic import (
     LeadGenerator,
@@ -72,12 +75,44 @@ def demo_leads_seed(*, workspace: Workspace, count: int = DEMO_LEADS, seed: int 
     rng = random.Random(f"{seed}:unsubscribe:{live}")
     emails = [lead.fields["email"] for lead in leads]
     unsubscribing = rng.sample(emails, round(len(emails) * UNSUBSCRIBED_SHARE))
-    leads_unsubscribe(
-        workspace=workspace,
-        actor=None,
-        leads=Lead.objects.for_workspace(workspace).alive().filter(email__in=unsubscribing),
-        channel="link",
-        source="Unsubscribe link in newsletter",
+    _demo_unsubscribes(
+        Lead.objects.for_workspace(workspace).alive().filter(email__in=unsubscribing), rng
     )
     leads_rescore(workspace=workspace)
     return created
+
+
+# How demo leads unsubscribed, (channel, source, weight), so Pipeline → Unsubscribes shows what
+# a real workspace's does: mostly the link in an email, some by hand, an import, the kanban.
+DEMO_UNSUBSCRIBE_WAYS = [
+    (Channel.LINK, "Unsubscribe link in the monthly newsletter", 6),
+    (Channel.LINK, "Unsubscribe link in a sequence email", 3),
+    (Channel.MANUAL, "Asked to be removed on a call", 2),
+    (Channel.MANUAL, "Replied “please take me off your list”", 2),
+    (Channel.IMPORT, "Opt-out list from the Berlin trade fair", 1),
+    (Channel.KANBAN, "Moved to Unsubscribed on the kanban", 1),
+]
+DEMO_UNSUBSCRIBE_DAYS = 180  # spread over the last six months
+
+
+def _demo_unsubscribes(leads: QuerySet[Lead], rng: random.Random) -> None:
+    """Unsubscribe each lead through the service, its own way, at its own moment after it
+    was created and gave consent (the ledger stays in order and the lead's consent copy is the
+    opt-out, as if it had happened then). One by one: about 2% of the demo's leads."""
+    now = timezone.now()
+    leads = list(leads.select_related("owner").order_by("pk"))
+    ways = [(channel, source) for channel, source, _ in DEMO_UNSUBSCRIBE_WAYS]
+    weights = [weight for _, _, weight in DEMO_UNSUBSCRIBE_WAYS]
+    for lead in leads:
+        channel, source = rng.choices(ways, weights=weights)[0]
+        earliest = max(
+            lead.created_at,
+            lead.consent_captured_at or lead.created_at,
+            now - timedelta(days=DEMO_UNSUBSCRIBE_DAYS),
+        )
+        occurred_at = earliest + (now - earliest) * rng.random()
+        # The link and imports have no member behind them; a call or a kanban move has.
+        actor = lead.owner if channel in (Channel.MANUAL, Channel.KANBAN) else None
+        lead_unsubscribe(
+            lead=lead, actor=actor, channel=channel, source=source, occurred_at=occurred_at
+        )

@@ -45,6 +45,7 @@ workspace_settings = [
     path("members/<int:pk>/resend/", settings_views.member_resend_view, name="member-resend"),
     path("", include("contacts.urls")),
     path("", include("pipeline.settings_urls")),
+    path("", include("compliance.settings_urls")),
 ]
 
 urlpatterns = [
@@ -54,6 +55,7 @@ urlpatterns = [
     path("workspaces/switch/", views.workspace_switch, name="workspace-switch"),
     path("settings/", include(workspace_settings)),
     path("pipeline/segments/", include("segments.urls")),
+    path("pipeline/", include("compliance.pipeline_urls")),
     path("pipeline/", include("pipeline.urls")),
     path("", include("compliance.urls")),
     path("admin/", admin.site.urls),

@@ -233,7 +233,9 @@ def test_owners_are_members_who_may_hold_leads(demo):
 def test_some_leads_are_unsubscribed_through_the_service(demo):
     unsubscribed = Lead.objects.for_workspace(demo).filter(email_status="unsubscribed")
     assert unsubscribed.count() == 4  # 2 % of 200
-    assert ConsentEvent.objects.filter(lead__in=unsubscribed, channel="link").count() == 4
+    opt_outs = ConsentEvent.objects.filter(lead__in=unsubscribed, status="opted_out")
+    assert opt_outs.count() == 4
+    assert all(e.occurred_at == e.lead.consent_captured_at for e in opt_outs.select_related("lead"))
 
 
 def test_it_gives_the_workspace_sending_settings_and_sequences_with_enrolled_leads(demo):

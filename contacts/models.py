@@ -588,6 +588,11 @@ class SuppressedEmail(models.Model):
                 fields=["workspace", "email_hash"], name="suppressed_ws_hash_unique"
             )
         ]
+        indexes = [
+            # Settings → Suppression list: entries newest first, and the counts per reason.
+            models.Index(fields=["workspace", "-created_at", "-id"], name="suppressed_ws_recent"),
+            models.Index(fields=["workspace", "reason"], name="suppressed_ws_reason"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email_hash[:12]}… ({self.get_reason_display()})"

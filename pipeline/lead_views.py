@@ -34,7 +34,7 @@ from django_tables2 import RequestConfig
 
 from contacts import scoring
 from contacts.activities import activity_record
-from contacts.consent import consent_record
+from contacts.consent import consent_record, lead_is_unsubscribed
 from contacts.models import (
     Activity,
     ActivityType,
@@ -73,6 +73,7 @@ DETAIL = "pipeline/lead_detail.html"
 TIMELINE_PAGE_SIZE = 20
 SCORED_LIST_LIMIT = 50  # counted activities listed one by one; the rule totals count all
 LEDGER_LIMIT = 50
+LEDGER_ALL_LIMIT = 1000  # "Show all" still stops somewhere: the GDPR export has every event
 SEGMENT_LIMIT = 100
 COMPANY_PAGE_SIZE = 50
 COMPANY_COLUMNS = ["name", "email", "job_title", "status", "owner", "score"]
@@ -309,9 +310,19 @@ def _segments_context(request: HttpRequest, lead: Lead) -> dict:
     }
 
 
-def _ledger(lead: Lead) -> list:
+def _ledger(lead: Lead, *, show_all: bool = False) -> dict:
+    """The consent history, newest first: the latest LEDGER_LIMIT events, or with ?ledger=all
+    up to LEDGER_ALL_LIMIT; counted only when cut (a lead rarely has that many)."""
+    limit = LEDGER_ALL_LIMIT if show_all else LEDGER_LIMIT
     events = lead.consent_events.select_related("actor").order_by("-occurred_at", "-id")
-    return list(events[: LEDGER_LIMIT + 1])
+    ledger = list(events[: limit + 1])
+    cut = len(ledger) > limit
+    return {
+        "ledger": ledger[:limit],
+        "ledger_cut": cut,
+        "ledger_total": lead.consent_events.count() if cut else len(ledger),
+        "ledger_all": show_all,
+    }
 
 
 def _allowed(request: HttpRequest, lead: Lead) -> dict[str, bool]:
@@ -321,6 +332,8 @@ def _allowed(request: HttpRequest, lead: Lead) -> dict[str, bool]:
         "delete": member_can(membership, "leadcrm.delete_lead", lead),
         "log": member_can(membership, "leadcrm.log_activity", lead),
         "consent": member_can(membership, "leadcrm.change_consent", lead),
+        "gdpr_export": member_can(membership, "leadcrm.gdpr_export", lead),
+        "gdpr_erase": member_can(membership, "leadcrm.gdpr_erase", lead),
     }
 
 
@@ -339,14 +352,27 @@ def _consent_form(lead: Lead) -> ConsentForm:
     return ConsentForm(initial=current)
 
 
+def _consent_context(
+    request: HttpRequest, lead: Lead, consent_form: ConsentForm | None = None
+) -> dict:
+    """The Consent card: current consent, the Change consent form, Do Not Contact, history."""
+    return {
+        "lead": lead,
+        "allowed": _allowed(request, lead),
+        "consent_form": consent_form or _consent_form(lead),
+        # Opting in again after an unsubscribe needs a source and proof (consent_record).
+        "consent_needs_proof": lead_is_unsubscribed(lead),
+        "consent_country_name": country_name(lead.consent_country),
+        **_ledger(lead, show_all=request.GET.get("ledger") == "all"),
+    }
+
+
 def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> HttpResponse:
-    ledger = _ledger(lead)
     context = {
         **_timeline(lead, request.GET),
-        "allowed": _allowed(request, lead),
+        **_consent_context(request, lead, forms.get("consent_form")),
         "email_status_badge": EMAIL_STATUS_BADGES.get(lead.email_status, "text-bg-secondary"),
         "country_name": country_name(lead.country),
-        "consent_country_name": country_name(lead.consent_country),
         "linkedin_href": _safe_href(lead.linkedin_url),
         "custom_fields": _custom_fields(lead),
         "score": _score_breakdown(lead),
@@ -355,10 +381,7 @@ def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> 
         "bant_stale": forms.get("bant_stale"),
         **_segments_context(request, lead),
         **sequence_context(request, lead),
-        "ledger": ledger[:LEDGER_LIMIT],
-        "ledger_cut": len(ledger) > LEDGER_LIMIT,
         "log_form": forms.get("log_form") or _log_form(request),
-        "consent_form": forms.get("consent_form") or _consent_form(lead),
     }
     return render(request, DETAIL, context, status=status)
 
@@ -370,8 +393,15 @@ def _lead_page(request: HttpRequest, lead: Lead, status: int = 200, **forms) -> 
 @vary_on_headers("HX-Request")
 @require_perm("leadcrm.view_leads")
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.htmx and request.htmx.target == "timeline":  # its type filter and its pages
+    target = request.htmx.target if request.htmx else None
+    if target == "timeline":  # its type filter and its pages
         return render(request, f"{DETAIL}#timeline", _timeline(_lead(request, pk), request.GET))
+    if target == "consent-history":  # "Show all N changes" (?ledger=all)
+        context = _consent_context(request, _lead(request, pk))
+        return render(request, f"{DETAIL}#consent-history", context)
+    if target == "consent":  # the card after a change elsewhere (Do Not Contact redirects here)
+        context = {**_consent_context(request, _lead(request, pk)), "oob": True}
+        return render(request, f"{DETAIL}#consent-changed", context)
     return _lead_page(request, _lead_for_page(request, pk))
 
 
@@ -450,14 +480,7 @@ def _consent_form_invalid(request: HttpRequest, lead: Lead, form: ConsentForm) -
     lead = _lead_for_page(request, lead.pk)  # as stored: the failed change altered nothing
     if not request.htmx:
         return _lead_page(request, lead, status=400, consent_form=form)
-    context = {
-        "lead": lead,
-        "consent_form": form,
-        "allowed": _allowed(request, lead),
-        "ledger": _ledger(lead)[:LEDGER_LIMIT],
-        "consent_country_name": country_name(lead.consent_country),
-    }
-    return render(request, f"{DETAIL}#consent", context, status=400)
+    return render(request, f"{DETAIL}#consent", _consent_context(request, lead, form), status=400)
 
 
 # Qualification (BANT, PRODUCT A6) ----------------------------------------------------------

@@ -69,6 +69,12 @@ class PipelineConfig(AppConfig):
 
         if enrollments_stop_unsubscribed not in UNSUBSCRIBE_HANDLERS:
             UNSUBSCRIBE_HANDLERS.append(enrollments_stop_unsubscribed)
+        # The bulk bar's "Erase (GDPR)…" names its leads as the other bulk actions do.
+        from compliance.erasure_views import SELECTION_RESOLVERS
+        from pipeline.views import bulk_selection
+
+        if bulk_selection not in SELECTION_RESOLVERS:
+            SELECTION_RESOLVERS.append(bulk_selection)
         # GDPR access exports carry the lead's sequence enrolments (C5).
         from compliance.access import ACCESS_SECTIONS
         from pipeline.sequences import lead_access_sequences

@@ -18,6 +18,7 @@ from leadcrm.pagination import BoundedPaginator
 from leadcrm.permissions import member_can, require_perm
 from leadcrm.roles import SALES_REP
 from leadcrm.views import get_scoped_or_404
+from pipeline import services
 from pipeline.exports import (
     LIST_STEM,
     background_export_size,
@@ -207,7 +208,7 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     view = get_scoped_or_404(request, SavedView.objects.filter_visible(request.user), pk=pk)
     if view.owner_id != request.user.pk:
         raise PermissionDenied("Only the person who saved a view can delete it.")
-    view.delete()
+    services.saved_view_delete(view=view, actor=request.user)
     messages.success(request, f"View “{view.name}” deleted.")
     return redirect("pipeline:lead-list")
 
@@ -226,6 +227,8 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
         from pipeline.sequence_views import lead_bulk_enrol  # that module imports this one
 
         return lead_bulk_enrol(request)
+    if request.POST.get("action") == "gdpr_erase":  # "Erase (GDPR)…" asks first, on its own page
+        return redirect("compliance:selection-erase", preserve_request=True)  # 307: still a POST
     custom_fields = list(CustomField.objects.filter(workspace=request.workspace).active())
     form = BulkUpdateForm(request.POST, workspace=request.workspace, custom_fields=custom_fields)
     if not form.is_valid():

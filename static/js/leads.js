@@ -50,7 +50,9 @@
     if (!form.matches("[data-bulk-form]")) return;
     const action = form.querySelector("[data-bulk-action]");
     const label = form.querySelector("[data-selection-label]").textContent;
-    const verb = action.options[action.selectedIndex].text;
+    const chosen = action.options[action.selectedIndex];
+    if (chosen.hasAttribute("data-asks-on-its-page")) return; // its own page confirms
+    const verb = chosen.text;
     if (!window.confirm(verb + ": " + label + ". Continue?")) event.preventDefault();
   });
 

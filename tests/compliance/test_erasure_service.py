@@ -320,3 +320,19 @@ def test_selected_ids_of_another_workspace_are_ignored(ws, other_ws, owner):
             lead_ids=[theirs.pk],
         )
     assert Lead.objects.filter(pk=theirs.pk).exists()
+
+
+def test_an_uploaded_address_finds_the_lead_it_is_a_secondary_email_of(ws, owner):
+    lead = LeadFactory(
+        workspace=ws, email="work@example.test", secondary_emails=["Home@Example.test"]
+    )
+
+    request = erasure_request_create(
+        workspace=ws,
+        actor=owner.user,
+        origin=ErasureRequest.Origin.UPLOAD,
+        emails=["home@example.test"],
+        enqueue=False,
+    )
+
+    assert request.lead_ids == [lead.pk]

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from contacts.models import Lead, ScoreRecompute
 from contacts.scoring import leads_rescore
+from leadcrm.audit import audit_record
 from leadcrm.models import User, Workspace
 
 CHUNK = 50_000
@@ -39,6 +40,14 @@ def score_recompute_request(
             return waiting
         job = ScoreRecompute.objects.create(
             workspace=workspace, requested_by=actor, reason=reason[:200]
+        )
+        audit_record(
+            actor=actor,
+            workspace=workspace,
+            action="scoring.recompute",
+            obj=job,
+            object_repr="Recompute of every lead's scores",
+            changes={"reason": job.reason},
         )
         if enqueue:
             transaction.on_commit(lambda: _enqueue(job.pk))

@@ -177,6 +177,9 @@ class AuditLog(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created_at"], name="audit_ws_recent"),
             models.Index(fields=["workspace", "object_type", "object_id"], name="audit_ws_object"),
+            # The audit log page's filters by action and by member (C7).
+            models.Index(fields=["workspace", "action", "-created_at"], name="audit_ws_action"),
+            models.Index(fields=["workspace", "actor", "-created_at"], name="audit_ws_actor"),
         ]
 
     def __str__(self) -> str:

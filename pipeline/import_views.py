@@ -298,7 +298,7 @@ def import_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 def import_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     try:
-        import_discard(job)
+        import_discard(job, actor=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(job_url(job))

@@ -302,16 +302,23 @@ def step_save(
     if creating:
         last = sequence.steps.order_by("-position").values_list("position", flat=True).first()
         step = SequenceStep(sequence=sequence, position=(last or 0) + 1)
+    fields = ("subject", "body", "wait_days")
+    before = {name: None if creating else getattr(step, name) for name in fields}
     step.subject, step.body, step.wait_days = subject.strip(), body.strip(), wait_days
     step.save()
     sequence.updated_at = timezone.now()
     sequence.save(update_fields=["updated_at"])
+    changed = {
+        name: [before[name], getattr(step, name)]
+        for name in fields
+        if before[name] != getattr(step, name)
+    }
     audit_record(
         actor=actor,
         workspace=sequence.workspace,
         action="sequence.step_add" if creating else "sequence.step_update",
         obj=sequence,
-        changes={"step": step.pk, "subject": subject[:200]},
+        changes={"step": step.pk, **changed},  # old → new of what changed (C7)
     )
     return step
 

@@ -99,6 +99,12 @@ def saved_view_create(
 
 
 @transaction.atomic
+def saved_view_delete(*, view: SavedView, actor: User) -> None:
+    audit_record(actor=actor, workspace=view.workspace, action="saved_view.delete", obj=view)
+    view.delete()
+
+
+@transaction.atomic
 def segment_from_list_create(
     *, workspace: Workspace, actor: User, name: str, rules: dict
 ) -> Segment:

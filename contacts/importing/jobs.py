@@ -713,13 +713,20 @@ def _finish(job: ImportJob, token: str, status: str, error: str) -> None:
 
 
 @transaction.atomic
-def import_discard(job: ImportJob) -> None:
+def import_discard(job: ImportJob, *, actor: User | None = None) -> None:
     """Forget an import that never started: its file and its row."""
     job = ImportJob.objects.select_for_update().filter(pk=job.pk).first()  # started since?
     if job is None:  # discarded twice (a double-click): already gone
         return
     if job.status not in (ImportStatus.MAPPING, ImportStatus.CHECKING, ImportStatus.CHECKED):
         raise ValidationError("Only an import that has not started can be discarded.")
+    audit_record(
+        actor=actor,
+        workspace=job.workspace,
+        action="import.discard",
+        obj=job,
+        changes={"status": job.status, "rows": job.rows_total},
+    )
     _file_delete(job)
     ImportJob.objects.filter(pk=job.pk).delete()
 

@@ -16,7 +16,9 @@ Targets: ≤ 3 × floor, and ≤ 500 ms.
 
 Imports (I6) come last, in bench/imports.py (rows/s against COPY floors, dry run, memory).
 Scoring (A2/A3) in bench/scoring.py: events/s through the services, the full recompute.
-BENCH_ONLY=pages|segments|scoring|imports runs one part.
+Compliance (C3/C6/C7) in bench/compliance.py: the Unsubscribes and Audit log pages, bulk
+erasure in leads/s.
+BENCH_ONLY=pages|segments|scoring|compliance|imports runs one part.
 """
 
 import os
@@ -149,6 +151,10 @@ def main() -> None:
         from bench.scoring import scoring_bench
 
         scoring_bench(workspace)
+    if only in ("", "compliance"):
+        from bench.compliance import compliance_bench
+
+        compliance_bench(workspace, user)
     if only in ("", "imports"):
         from bench.imports import import_bench
 

@@ -350,10 +350,21 @@ def test_owner_me_narrows_every_column(ws, owner, rep, alice):
 
 
 def test_search_narrows_every_column(ws, alice):
-    ada = LeadFactory(workspace=ws, first_name="Ada", status=LeadStatus.NEW)
-    adalind = LeadFactory(workspace=ws, first_name="Adalind", status=LeadStatus.CONVERTED)
-    LeadFactory(workspace=ws, first_name="Grace", status=LeadStatus.NEW)
-    LeadFactory(workspace=ws, first_name="Barbara", status=LeadStatus.CONVERTED)
+    # Every searched field spelled out: a random surname or company could contain "ada".
+    def lead(first_name: str, status: str):
+        return LeadFactory(
+            workspace=ws,
+            first_name=first_name,
+            last_name="Smith",
+            email=f"{first_name.lower()}@example.test",
+            company=None,
+            status=status,
+        )
+
+    ada = lead("Ada", LeadStatus.NEW)
+    adalind = lead("Adalind", LeadStatus.CONVERTED)
+    lead("Grace", LeadStatus.NEW)
+    lead("Barbara", LeadStatus.CONVERTED)
 
     response = alice.get(URL, {"q": "ada"})
 

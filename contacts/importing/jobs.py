@@ -826,7 +826,7 @@ def import_issues_erase(*, workspace, lead_ids: list[int], email_hashes: list[st
     issues = ImportIssue.objects.filter(job__workspace=workspace)
     erased = 0
     for chunk in id_chunks(lead_ids):
-        erased += issues.filter(lead_id__in=chunk).delete()[0]
+        erased += issues.filter(lead_id__anyof=chunk).delete()[0]
     for chunk in id_chunks(email_hashes):
-        erased += issues.filter(email_hash__in=chunk).delete()[0]
+        erased += issues.filter(email_hash__anyof=chunk).delete()[0]
     return {"import error-report rows": erased} if erased else {}

@@ -62,7 +62,8 @@ def change_lines(changes: Any) -> list[tuple[str, str]]:
     if not isinstance(changes, dict):
         return [("changes", _value(changes))] if changes else []
     lines = []
-    for name, value in changes.items():
+    # Sorted, lists of ids last: PostgreSQL's jsonb keeps keys in its own order, not as written.
+    for name, value in sorted(changes.items(), key=lambda item: (item[0] in LIST_KEYS, item[0])):
         if value in ({}, []):
             continue
         if isinstance(value, list) and len(value) == 2 and name not in LIST_KEYS:

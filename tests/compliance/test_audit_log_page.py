@@ -463,8 +463,8 @@ def test_a_bulk_entry_shows_its_counts(owner, ws, as_member):
     response = as_member(owner).get(AUDIT)
 
     assert response.context["rows"][0].changes == [
-        ("status", "qualified"),
         ("count", "3"),
+        ("status", "qualified"),
         ("lead ids", "4, 5"),
     ]
     content = response.content.decode()

@@ -10,12 +10,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from compliance.email_lists import MAX_ADDRESSES, emails_from_text, emails_from_upload
+from leadcrm.uploads import RefusableUploadForm
 
 # What a browser offers to pick; the content decides the kind (the import's readers).
 ACCEPT = ".csv,.tsv,.txt,.xlsx,.vcf,.vcard"
 
 
-class AddressListForm(forms.Form):
+class AddressListForm(RefusableUploadForm):
     file = forms.FileField(
         label="A file of addresses",
         required=False,  # a refused upload arrives as no file: clean_file says which it was
@@ -29,15 +30,6 @@ class AddressListForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false"}),
         help_text="One per line, or separated by commas, semicolons or spaces.",
     )
-
-    def __init__(self, *args, refusal: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.refusal = refusal  # leadcrm.uploads.upload_refusal(request)
-
-    def clean_file(self):
-        if self.refusal:
-            raise ValidationError(self.refusal)
-        return self.cleaned_data.get("file")
 
     def clean(self):
         data = super().clean()

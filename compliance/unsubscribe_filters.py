@@ -10,10 +10,18 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
 from compliance.unsubscribes import unsubscribes_for
-from contacts.filters import CHECKBOXES, DATE_RANGE, MAX_SEARCH_WORDS, ME, NOBODY, as_id
+from contacts.filters import (
+    CHECKBOXES,
+    DATE_RANGE,
+    MAX_SEARCH_WORDS,
+    ME,
+    NOBODY,
+    as_id,
+    owner_choices,
+)
 from contacts.models import Channel, ConsentEvent
 from contacts.normalize import search_term
-from leadcrm.models import Membership, User, Workspace
+from leadcrm.models import User, Workspace
 
 # sort value → the order it stands for; the id last, so every page has one stable order.
 SORTS: dict[str, tuple[str, ...]] = {
@@ -55,16 +63,7 @@ class UnsubscribeFilterSet(django_filters.FilterSet):
     def __init__(self, data=None, *args, workspace: Workspace, user: User, **kwargs):
         self.user = user
         super().__init__(data, *args, **kwargs)
-        members = (
-            Membership.objects.filter(workspace=workspace)
-            .select_related("user")
-            .order_by("user__full_name", "user__email")
-        )
-        self.filters["owner"].extra["choices"] = [
-            (ME, "Me"),
-            (NOBODY, "Nobody"),
-            *[(str(m.user_id), m.user.display_name) for m in members],
-        ]
+        self.filters["owner"].extra["choices"] = owner_choices(workspace)
 
     # django-filter passes (queryset, name, value) to method filters, for non-empty values.
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

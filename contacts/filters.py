@@ -31,6 +31,22 @@ from contacts.normalize import search_term
 from leadcrm.models import Membership, User, Workspace
 
 ME, NOBODY = "me", "none"
+
+
+def owner_choices(workspace: Workspace) -> list[tuple[str, str]]:
+    """An owner filter's choices: Me, Nobody, then the workspace's members by name."""
+    members = (
+        Membership.objects.filter(workspace=workspace)
+        .select_related("user")
+        .order_by("user__full_name", "user__email")
+    )
+    return [
+        (ME, "Me"),
+        (NOBODY, "Nobody"),
+        *[(str(m.user_id), m.user.display_name) for m in members],
+    ]
+
+
 MAX_ID = 2**63 - 1  # a larger number is no row's id (and overflows the database's integers)
 
 
@@ -126,16 +142,7 @@ class LeadFilterSet(django_filters.FilterSet):
         self.custom_fields = [f for f in self.live_custom_fields if not f.is_retired]
         super().__init__(data, *args, **kwargs)
         self.filters["tags"].queryset = Tag.objects.filter(workspace=workspace).order_by("name")
-        members = (
-            Membership.objects.filter(workspace=workspace)
-            .select_related("user")
-            .order_by("user__full_name", "user__email")
-        )
-        self.filters["owner"].extra["choices"] = [
-            (ME, "Me"),
-            (NOBODY, "Nobody"),
-            *[(str(m.user_id), m.user.display_name) for m in members],
-        ]
+        self.filters["owner"].extra["choices"] = owner_choices(workspace)
         for field in self.custom_fields:
             self.filters.update(custom_field_filters(field))
 

@@ -7,7 +7,9 @@ of that file (the other handlers drop what they wrote). The view sees no file an
 reason in `upload_refusal(request)`.
 """
 
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.template.defaultfilters import filesizeformat
 
@@ -40,3 +42,18 @@ class CappedUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None  # the next handler builds the file object
+
+
+class RefusableUploadForm(forms.Form):
+    """A form with a `file` field whose upload CappedUploadHandler may have refused: built
+    with refusal=upload_refusal(request), it puts the reason on the field (the file itself
+    arrives as no file at all)."""
+
+    def __init__(self, *args, refusal: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.refusal = refusal
+
+    def clean_file(self):
+        if self.refusal:
+            raise ValidationError(self.refusal)
+        return self.cleaned_data.get("file")

@@ -15,6 +15,7 @@ from contacts.models import (
     LeadStatus,
 )
 from leadcrm.models import Membership
+from leadcrm.uploads import RefusableUploadForm
 
 # What a browser offers to pick; the content decides the kind (sources.source_detect).
 ACCEPT = ".csv,.tsv,.txt,.xlsx,.vcf,.vcard"
@@ -27,7 +28,7 @@ DEFAULT_CHOICE_FIELDS = ("status", "consent_status", "consent_type", "gdpr_basis
 SAMPLES_SHOWN = 3
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(RefusableUploadForm):
     file = forms.FileField(
         label="File",
         required=False,  # a refused upload arrives as no file: clean_file says which it was
@@ -35,16 +36,11 @@ class ImportUploadForm(forms.Form):
         error_messages={"empty": "The file is empty."},
     )
 
-    def __init__(self, *args, refusal: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.refusal = refusal  # leadcrm.uploads.upload_refusal(request)
-
     def clean_file(self):
-        if self.refusal:
-            raise ValidationError(self.refusal)
-        if not self.cleaned_data.get("file"):
+        upload = super().clean_file()
+        if not upload:
             raise ValidationError("Choose a file to import.")
-        return self.cleaned_data["file"]
+        return upload
 
 
 def target_choices(targets: list[Target]) -> list:
